@@ -103,6 +103,16 @@ for cmd in kwok kwokctl; do
   fi
 done
 
+# kwok's own stage definitions, as kwokctl combines them: nodes become Ready and
+# keep a heartbeat lease; pods become Running/Ready, complete and get deleted.
+kwok_dir="$(GOFLAGS= go mod download -json "sigs.k8s.io/kwok@$KWOK_VERSION" | sed -n 's/.*"Dir": "\(.*\)".*/\1/p')"
+stage_dir="$kwok_dir/kustomize/stage"
+for f in node/fast/node-initialize.yaml node/heartbeat-with-lease/node-heartbeat-with-lease.yaml \
+  pod/fast/pod-ready.yaml pod/fast/pod-complete.yaml pod/fast/pod-delete.yaml; do
+  echo "---"
+  cat "$stage_dir/$f"
+done >"$out/kwok-stages.yaml"
+
 touch "$stamp"
 log "done in $((SECONDS - started))s"
 echo "$bin"

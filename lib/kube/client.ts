@@ -1,0 +1,174 @@
+/**
+ * The transport: authenticated HTTP requests to the API server with Deno's
+ * `fetch`, using client-node's KubeConfig for TLS material and credentials
+ * (tokens, token files, exec plugins, client certificates). Every call takes
+ * an `AbortSignal`; failures become the typed errors of `errors.ts`.
+ *
+ * @module
+ */
+import type { KubeConfig } from "@kubernetes/client-node";
+import { apiErrorFrom, NetworkError, UnauthorizedError } from "./errors.ts";
+
+/** Observes every request's outcome (for `rest_client_requests_total`). */
+export type RequestObserver = (
+  info: { method: string; code: string; host: string; durationMs: number },
+) => void;
+
+/** Options of one request. */
+export interface RequestOptions {
+  method?: string;
+  query?: Record<string, string | number | boolean | undefined>;
+  /** A JSON-serialisable body, or a string sent as is. */
+  body?: unknown;
+  contentType?: string;
+  signal?: AbortSignal;
+}
+
+interface Auth {
+  headers: Record<string, string>;
+  httpClient: Deno.HttpClient;
+  expires: number;
+}
+
+/** How long credentials and TLS material are reused before asking client-node again. */
+const AUTH_TTL_MS = 30_000;
+
+/** An authenticated client for one API server. */
+export class KubeClient {
+  /** The API server URL, without a trailing slash. */
+  readonly server: string;
+  /** The host:port, the `host` label of request metrics. */
+  readonly host: string;
+  readonly #kubeConfig: KubeConfig;
+  readonly #observer?: RequestObserver;
+  readonly #userAgent: string;
+  #auth?: Promise<Auth>;
+  #clients = new Map<string, Deno.HttpClient>();
+
+  constructor(
+    kubeConfig: KubeConfig,
+    options: { observer?: RequestObserver; userAgent?: string } = {},
+  ) {
+    const server = kubeConfig.getCurrentCluster()?.server;
+    if (!server) throw new Error("The kubeconfig has no current cluster server");
+    this.server = server.replace(/\/+$/, "");
+    this.host = new URL(this.server).host;
+    this.#kubeConfig = kubeConfig;
+    this.#observer = options.observer;
+    this.#userAgent = options.userAgent ?? "dbop";
+  }
+
+  async #authenticate(): Promise<Auth> {
+    const opts: {
+      headers?: Record<string, string>;
+      ca?: Uint8Array;
+      cert?: Uint8Array;
+      key?: Uint8Array;
+      rejectUnauthorized?: boolean;
+    } = { headers: {} };
+    // deno-lint-ignore no-explicit-any
+    await this.#kubeConfig.applyToHTTPSOptions(opts as any);
+    if (opts.rejectUnauthorized === false) {
+      throw new Error(
+        "insecure-skip-tls-verify is not supported: give the cluster's CA (certificate-authority-data) instead",
+      );
+    }
+    const text = (b?: Uint8Array) => (b ? new TextDecoder().decode(b) : undefined);
+    const ca = text(opts.ca);
+    const cert = text(opts.cert);
+    const key = text(opts.key);
+    const clientKey = `${ca}\u0000${cert}\u0000${key}`;
+    let httpClient = this.#clients.get(clientKey);
+    if (!httpClient) {
+      httpClient = Deno.createHttpClient({
+        ...(ca ? { caCerts: [ca] } : {}),
+        ...(cert && key ? { cert, key } : {}),
+      });
+      this.#clients.set(clientKey, httpClient);
+    }
+    return { headers: opts.headers ?? {}, httpClient, expires: Date.now() + AUTH_TTL_MS };
+  }
+
+  async #currentAuth(): Promise<Auth> {
+    const auth = this.#auth && await this.#auth.catch(() => undefined);
+    if (auth && auth.expires > Date.now()) return auth;
+    this.#auth = this.#authenticate();
+    return await this.#auth;
+  }
+
+  /** Builds the full URL of an API path with query parameters. */
+  url(path: string, query: RequestOptions["query"] = {}): string {
+    const url = new URL(this.server + path);
+    for (const [k, v] of Object.entries(query)) {
+      if (v !== undefined) url.searchParams.set(k, String(v));
+    }
+    return url.toString();
+  }
+
+  /** Sends a request and returns the raw response when it succeeded (2xx). */
+  async fetch(path: string, options: RequestOptions = {}): Promise<Response> {
+    const method = options.method ?? "GET";
+    const started = performance.now();
+    let res: Response;
+    try {
+      res = await this.#send(path, options, method);
+      if (res.status === 401) {
+        // Credentials may have rotated under us: fetch fresh ones once.
+        await res.body?.cancel();
+        this.#auth = undefined;
+        res = await this.#send(path, options, method);
+      }
+    } catch (error) {
+      this.#observe(method, "<error>", started);
+      if (options.signal?.aborted) throw options.signal.reason ?? error;
+      throw new NetworkError(
+        `Cannot reach the API server at ${this.server}: ${(error as Error).message}`,
+        { cause: error },
+      );
+    }
+    this.#observe(method, String(res.status), started);
+    if (res.ok) return res;
+    const body = await res.text().catch(() => "");
+    const error = apiErrorFrom(res.status, body, res.headers.get("retry-after"));
+    if (error instanceof UnauthorizedError) this.#auth = undefined;
+    throw error;
+  }
+
+  async #send(path: string, options: RequestOptions, method: string): Promise<Response> {
+    const auth = await this.#currentAuth();
+    const headers: Record<string, string> = {
+      ...auth.headers,
+      "Accept": "application/json",
+      "User-Agent": this.#userAgent,
+    };
+    let body: string | undefined;
+    if (options.body !== undefined) {
+      body = typeof options.body === "string" ? options.body : JSON.stringify(options.body);
+      headers["Content-Type"] = options.contentType ?? "application/json";
+    }
+    return await fetch(this.url(path, options.query), {
+      method,
+      headers,
+      body,
+      signal: options.signal,
+      client: auth.httpClient,
+    });
+  }
+
+  /** Sends a request and parses the JSON response. */
+  async request<T>(path: string, options: RequestOptions = {}): Promise<T> {
+    const res = await this.fetch(path, options);
+    const text = await res.text();
+    return (text ? JSON.parse(text) : undefined) as T;
+  }
+
+  #observe(method: string, code: string, started: number): void {
+    this.#observer?.({ method, code, host: this.host, durationMs: performance.now() - started });
+  }
+
+  /** Releases pooled connections. */
+  close(): void {
+    for (const c of this.#clients.values()) c.close();
+    this.#clients.clear();
+  }
+}

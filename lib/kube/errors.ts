@@ -1,0 +1,145 @@
+/**
+ * Kubernetes API errors as typed classes, built from the API server's `Status`
+ * body, each classified as retryable (back off and try again) or terminal
+ * (retrying the same request cannot succeed).
+ *
+ * @module
+ */
+
+/** One field-level cause of an `Invalid` (422) error. */
+export interface StatusCause {
+  reason?: string;
+  message?: string;
+  field?: string;
+}
+
+/** The `Status` object the API server returns for failures. */
+export interface Status {
+  kind?: "Status";
+  status?: string;
+  message?: string;
+  reason?: string;
+  code?: number;
+  details?: { name?: string; kind?: string; causes?: StatusCause[]; retryAfterSeconds?: number };
+}
+
+/** Base class of every error from the API server or the way to it. */
+export class KubeError extends Error {
+  /** Whether the same request may succeed later. */
+  readonly retryable: boolean;
+  constructor(message: string, retryable: boolean, options?: ErrorOptions) {
+    super(message, options);
+    this.name = new.target.name;
+    this.retryable = retryable;
+  }
+}
+
+/** An error response from the API server. */
+export class ApiError extends KubeError {
+  /** HTTP status code. */
+  readonly code: number;
+  /** Machine-readable reason, e.g. `NotFound`, `AlreadyExists`, `Conflict`. */
+  readonly reason: string;
+  /** The `Status` body, when the server sent one. */
+  readonly status: Status;
+  /** How long the server asked us to wait, in ms (from Retry-After or details). */
+  readonly retryAfterMs?: number;
+  constructor(code: number, status: Status, retryable: boolean, retryAfterMs?: number) {
+    super(status.message || `Request failed with HTTP ${code}`, retryable);
+    this.code = code;
+    this.reason = status.reason ?? "";
+    this.status = status;
+    this.retryAfterMs = retryAfterMs;
+  }
+}
+
+/** 404: the object (or its kind) does not exist. */
+export class NotFoundError extends ApiError {}
+/** 409 AlreadyExists: create of an existing name. */
+export class AlreadyExistsError extends ApiError {}
+/** 409 Conflict: stale resourceVersion or a server-side apply conflict. */
+export class ConflictError extends ApiError {}
+/** 410: the resourceVersion is too old (compacted); relist. */
+export class GoneError extends ApiError {}
+/** 422: the object is invalid; `causes` names the fields. */
+export class InvalidError extends ApiError {
+  /** Field-level causes. */
+  get causes(): StatusCause[] {
+    return this.status.details?.causes ?? [];
+  }
+}
+/** 401: credentials missing or rejected. */
+export class UnauthorizedError extends ApiError {}
+/** 403: RBAC or admission refused the request. */
+export class ForbiddenError extends ApiError {}
+/** 429: throttled by API priority and fairness; honour `retryAfterMs`. */
+export class TooManyRequestsError extends ApiError {}
+/** 5xx and ServerTimeout: the server is unwell or overloaded. */
+export class ServerError extends ApiError {}
+/** 400 and other client errors not listed above. */
+export class BadRequestError extends ApiError {}
+
+/** The API server could not be reached or the connection broke. */
+export class NetworkError extends KubeError {
+  constructor(message: string, options?: ErrorOptions) {
+    super(message, true, options);
+  }
+}
+
+function parseRetryAfter(header: string | null, status: Status): number | undefined {
+  if (header) {
+    const seconds = Number(header);
+    if (Number.isFinite(seconds)) return seconds * 1000;
+    const date = Date.parse(header);
+    if (Number.isFinite(date)) return Math.max(0, date - Date.now());
+  }
+  const fromDetails = status.details?.retryAfterSeconds;
+  return fromDetails === undefined ? undefined : fromDetails * 1000;
+}
+
+/** Builds the typed error for a failed response. */
+export function apiErrorFrom(code: number, body: string, retryAfter: string | null): ApiError {
+  let status: Status;
+  try {
+    const parsed = JSON.parse(body);
+    status = parsed && parsed.kind === "Status" ? parsed : { message: body.slice(0, 500) };
+  } catch {
+    status = { message: body.slice(0, 500) || `HTTP ${code}` };
+  }
+  const wait = parseRetryAfter(retryAfter, status);
+  switch (code) {
+    case 400:
+      return new BadRequestError(code, status, false);
+    case 401:
+      // Credentials rotate (exec plugins, projected tokens): a retry with fresh ones may pass.
+      return new UnauthorizedError(code, status, true);
+    case 403:
+      return new ForbiddenError(code, status, false);
+    case 404:
+      return new NotFoundError(code, status, false);
+    case 409:
+      return status.reason === "AlreadyExists"
+        ? new AlreadyExistsError(code, status, false)
+        : new ConflictError(code, status, true);
+    case 410:
+      return new GoneError(code, status, true);
+    case 422:
+      return new InvalidError(code, status, false);
+    case 429:
+      return new TooManyRequestsError(code, status, true, wait ?? 1000);
+  }
+  if (code >= 500 || status.reason === "ServerTimeout" || status.reason === "Timeout") {
+    return new ServerError(code, status, true, wait);
+  }
+  return new BadRequestError(code, status, false);
+}
+
+/** Whether `error` is worth retrying (network faults, 409 Conflict, 410, 429, 5xx). */
+export function isRetryable(error: unknown): boolean {
+  return error instanceof KubeError ? error.retryable : false;
+}
+
+/** Whether `error` is a 404 from the API server. */
+export function isNotFound(error: unknown): error is NotFoundError {
+  return error instanceof NotFoundError;
+}

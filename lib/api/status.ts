@@ -1,0 +1,66 @@
+/**
+ * The zod schema of `DatabaseCluster.status`, written by the operator through
+ * the status subresource. Conditions follow metav1.Condition exactly, so
+ * `kubectl wait --for=condition=Ready` and generic tooling understand them.
+ *
+ * @module
+ */
+import { z } from "zod";
+import { PHASES } from "./constants.ts";
+import { CONDITION_REASON, CONDITION_TYPE } from "./patterns.ts";
+
+const count = z.int32().min(0);
+
+/** Schema of one entry of `status.conditions` (metav1.Condition). */
+export const Condition = z.strictObject({
+  type: z.string().max(316).regex(CONDITION_TYPE).describe(
+    "Type of the condition: Ready, Progressing, Degraded or BackupReady.",
+  ),
+  status: z.enum(["True", "False", "Unknown"]).describe("Status of the condition."),
+  observedGeneration: z.int().min(0).optional().describe(
+    "metadata.generation the condition was set for.",
+  ),
+  lastTransitionTime: z.iso.datetime().describe("When the status last changed."),
+  reason: z.string().min(1).max(1024).regex(CONDITION_REASON).describe(
+    "Machine-readable CamelCase reason for the last transition.",
+  ),
+  message: z.string().max(32768).describe("Human-readable details of the last transition."),
+}).describe("An observation of one aspect of the cluster.");
+
+/** A condition in `status.conditions`. */
+export type Condition = z.output<typeof Condition>;
+
+/** Schema of `status`. */
+export const DatabaseClusterStatus = z.strictObject({
+  phase: z.enum(Object.values(PHASES)).optional().describe(
+    "Summary of the cluster's lifecycle: Pending, Creating, Running, Updating, Degraded, " +
+      "Failed or Deleting.",
+  ),
+  replicas: count.optional().describe("Number of instances that exist (scale subresource)."),
+  readyReplicas: count.optional().describe("Number of instances that are ready."),
+  readyDisplay: z.string().max(32).optional().describe(
+    'Ready instances out of desired, as kubectl get shows it (e.g. "2/3").',
+  ),
+  selector: z.string().max(1024).optional().describe(
+    "Label selector of the instances' pods, as a string (scale subresource).",
+  ),
+  currentPrimary: z.string().max(253).optional().describe("Name of the primary's pod."),
+  message: z.string().max(32768).optional().describe("Human-readable summary of the state."),
+  observedGeneration: z.int().min(0).optional().describe(
+    "The metadata.generation this status describes.",
+  ),
+  conditions: z.array(Condition).max(16).optional()
+    .meta({ "x-kubernetes-list-type": "map", "x-kubernetes-list-map-keys": ["type"] })
+    .describe("Latest observations: Ready, Progressing, Degraded, BackupReady."),
+  endpoints: z.strictObject({
+    rw: z.string().max(253).optional().describe("DNS name of the read-write Service (primary)."),
+    ro: z.string().max(253).optional().describe("DNS name of the read-only Service (replicas)."),
+  }).optional().describe("Where clients connect."),
+  lastBackup: z.strictObject({
+    name: z.string().max(253).describe("Name of the backup."),
+    completionTime: z.iso.datetime().describe("When the backup completed."),
+  }).optional().describe("The most recent successful backup."),
+}).describe("Observed state of the DatabaseCluster, written by the operator.");
+
+/** `status` as the operator writes it. */
+export type DatabaseClusterStatus = z.output<typeof DatabaseClusterStatus>;

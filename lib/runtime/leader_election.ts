@@ -1,0 +1,439 @@
+/**
+ * Leader election on a `coordination.k8s.io/v1` Lease, with client-go's semantics. A candidate takes the
+ * lease when it is absent, released (empty `holderIdentity`), ours, or expired; expiry is judged by the
+ * candidate's own clock (the lease's `leaseDurationSeconds` after the candidate first saw the current
+ * record), never by comparing remote timestamps, so clock skew between machines does not matter. Every
+ * write is a create or a PUT guarded by `resourceVersion`, so of two racing candidates one gets a Conflict
+ * and loses. The leader renews every `retryPeriod`; if it has not renewed for `renewDeadline` (default 10 s
+ * of a 15 s lease) a timer aborts the leader signal, whatever state its requests are in, so it stops
+ * before any other candidate can consider the lease expired: never two writers. It also steps down at once
+ * when it sees another holder. On graceful shutdown it aborts the leader signal, waits (bounded) for the
+ * work started by `onStartedLeading` to finish, then releases the lease (`holderIdentity` empty,
+ * `leaseDurationSeconds` 1, like client-go's `ReleaseOnCancel`) so a successor starts at once. The pure
+ * decision is {@linkcode decide}; time comes from an injectable {@linkcode Clock}.
+ *
+ * @module
+ */
+import type { KubernetesObject } from "@kubernetes/client-node";
+import { getLogger } from "@logtape/logtape";
+import { Leases, type Resources, type ResourceType, resourceType } from "../kube/mod.ts";
+import { type Clock, systemClock, type TimerId } from "./clock.ts";
+import { microTime } from "./micro_time.ts";
+
+/** The Lease spec fields leader election reads and writes, as they travel on the wire. */
+export interface LeaseRecord {
+  /** Identity of the leader; empty or absent when nobody holds the lease. */
+  holderIdentity?: string;
+  /** How long after the last observed change candidates must wait before taking over. */
+  leaseDurationSeconds?: number;
+  /** When the current holder acquired the lease (`MicroTime`). */
+  acquireTime?: string;
+  /** When the holder last renewed (`MicroTime`); informative only, never compared across machines. */
+  renewTime?: string;
+  /** How many times the lease changed hands. */
+  leaseTransitions?: number;
+}
+
+/** A Lease as the API server sends it (times are `MicroTime` strings, not client-node's `Date`s). */
+export interface LeaseObject extends KubernetesObject {
+  /** The lease record. */
+  spec?: LeaseRecord;
+}
+
+/** The Lease kind typed with its wire shape. */
+const LeaseType: ResourceType<LeaseObject> = resourceType(
+  Leases.group,
+  Leases.version,
+  Leases.kind,
+);
+
+/** What a candidate last saw of the lease record, and when it saw it change (its own clock, in ms). */
+export interface Observation {
+  /** The record as last read or written. */
+  record: LeaseRecord;
+  /** Local time at which this record was first seen. */
+  observedAt: number;
+}
+
+/** What to do with the lease: write this record (create or update), or wait for the holder's lease to end. */
+export type Decision =
+  | { action: "create" | "update"; record: LeaseRecord }
+  | { action: "wait"; holder: string; expiresAt: number };
+
+/** Inputs of {@linkcode decide} besides the current record. */
+export interface DecideOptions {
+  /** Our identity. */
+  identity: string;
+  /** Local time now, in ms. */
+  now: number;
+  /** Our lease duration, written into records we take. */
+  leaseDurationMs: number;
+  /** The previous observation, if any. */
+  previous?: Observation;
+}
+
+function sameRecord(a: LeaseRecord, b: LeaseRecord): boolean {
+  return a.holderIdentity === b.holderIdentity &&
+    a.leaseDurationSeconds === b.leaseDurationSeconds && a.acquireTime === b.acquireTime &&
+    a.renewTime === b.renewTime && a.leaseTransitions === b.leaseTransitions;
+}
+
+/**
+ * Decides, from the current record (`undefined` when the Lease does not exist), whether we may write the
+ * lease, and returns the observation to keep. Pure: the caller does the I/O.
+ */
+export function decide(
+  current: LeaseRecord | undefined,
+  options: DecideOptions,
+): { decision: Decision; observation?: Observation } {
+  const { identity, now, previous } = options;
+  const ours = (acquireTime: string, leaseTransitions: number): LeaseRecord => ({
+    holderIdentity: identity,
+    leaseDurationSeconds: Math.ceil(options.leaseDurationMs / 1000),
+    acquireTime,
+    renewTime: microTime(now),
+    leaseTransitions,
+  });
+  if (!current) return { decision: { action: "create", record: ours(microTime(now), 0) } };
+  const observation = previous && sameRecord(previous.record, current)
+    ? previous
+    : { record: current, observedAt: now };
+  const holder = current.holderIdentity ?? "";
+  const transitions = current.leaseTransitions ?? 0;
+  if (holder === identity) {
+    const record = ours(current.acquireTime ?? microTime(now), transitions);
+    return { decision: { action: "update", record }, observation };
+  }
+  const seconds = current.leaseDurationSeconds ?? 0;
+  const durationMs = seconds > 0 ? seconds * 1000 : options.leaseDurationMs;
+  const expiresAt = observation.observedAt + durationMs;
+  if (holder && expiresAt > now) {
+    return { decision: { action: "wait", holder, expiresAt }, observation };
+  }
+  return {
+    decision: { action: "update", record: ours(microTime(now), transitions + 1) },
+    observation,
+  };
+}
+
+/** The calls the elector makes; {@linkcode Resources} provides them. */
+export type LeaseClient = Pick<Resources, "getOrUndefined" | "create" | "replace">;
+
+/** Receives the elector's log lines; the default writes to logtape category `dbop.leader_election`. */
+export type ElectionLogger = (
+  level: "info" | "warn",
+  message: string,
+  properties: Record<string, unknown>,
+) => void;
+
+/** Options of {@linkcode LeaderElector}. */
+export interface LeaderElectorOptions {
+  /** Namespace of the Lease. */
+  namespace: string;
+  /** Name of the Lease. */
+  name: string;
+  /** Our identity; default hostname plus a random suffix, unique per process. */
+  identity?: string;
+  /** Default 15 s. */
+  leaseDurationMs?: number;
+  /** How long the leader keeps trying to renew before it steps down; default 10 s. */
+  renewDeadlineMs?: number;
+  /** Pause between attempts; default 2 s. */
+  retryPeriodMs?: number;
+  /** Release the lease on graceful shutdown (default true). */
+  releaseOnCancel?: boolean;
+  /** Called on becoming leader; the signal aborts when leadership ends. The returned promise is awaited before release. */
+  onStartedLeading?: (leaderSignal: AbortSignal) => void | Promise<void>;
+  /** Called when leadership ends (only after `onStartedLeading`). */
+  onStoppedLeading?: () => void;
+  /** Called when a different holder is observed (including ourselves). */
+  onNewLeader?: (identity: string) => void;
+  /** Called with every change of leadership, e.g. to set `leader_election_master_status{name}`. */
+  onLeaderStatus?: (isLeader: boolean) => void;
+  /** Default {@linkcode systemClock}. */
+  clock?: Clock;
+  /** Source of jitter in [0, 1); default `Math.random`. */
+  random?: () => number;
+  /** Default logtape. */
+  logger?: ElectionLogger;
+}
+
+/** Acquire attempts wait `retryPeriod` plus up to this fraction more, so candidates do not move in step. */
+const JITTER = 0.2;
+
+const logtape = getLogger(["dbop", "leader_election"]);
+const defaultLogger: ElectionLogger = (level, message, properties) =>
+  level === "info" ? logtape.info(message, properties) : logtape.warn(message, properties);
+
+function defaultIdentity(): string {
+  let host = "dbop";
+  try {
+    host = Deno.hostname();
+  } catch {
+    // Without --allow-sys=hostname the random suffix alone keeps identities unique.
+  }
+  return `${host}_${crypto.randomUUID().slice(0, 8)}`;
+}
+
+/** A signal that aborts `ms` from now on `clock`; `cancel()` disarms it. */
+function timeoutSignal(clock: Clock, ms: number): { signal: AbortSignal; cancel: () => void } {
+  const controller = new AbortController();
+  const id = clock.setTimeout(() => controller.abort(new Error(`Timed out after ${ms} ms`)), ms);
+  return { signal: controller.signal, cancel: () => clock.clearTimeout(id) };
+}
+
+/** Runs leader election for one Lease; see the module doc. */
+export class LeaderElector {
+  /** Our identity, as written to `holderIdentity`. */
+  readonly identity: string;
+  readonly #client: LeaseClient;
+  readonly #namespace: string;
+  readonly #name: string;
+  readonly #leaseDurationMs: number;
+  readonly #renewDeadlineMs: number;
+  readonly #retryPeriodMs: number;
+  readonly #options: LeaderElectorOptions;
+  readonly #clock: Clock;
+  readonly #log: ElectionLogger;
+  #lease?: LeaseObject;
+  #observation?: Observation;
+  #lastRenewAt = 0;
+  #leader?: AbortController;
+  #deadline?: TimerId;
+  #reportedHolder?: string;
+  #expiresAt?: number;
+  #running = false;
+
+  constructor(client: LeaseClient, options: LeaderElectorOptions) {
+    this.#client = client;
+    this.#options = options;
+    this.#namespace = options.namespace;
+    this.#name = options.name;
+    this.identity = options.identity ?? defaultIdentity();
+    this.#leaseDurationMs = options.leaseDurationMs ?? 15_000;
+    this.#renewDeadlineMs = options.renewDeadlineMs ?? 10_000;
+    this.#retryPeriodMs = options.retryPeriodMs ?? 2_000;
+    this.#clock = options.clock ?? systemClock;
+    this.#log = options.logger ?? defaultLogger;
+    const lease = `${this.#namespace}/${this.#name}`;
+    if (!this.identity) {
+      throw new Error(`Leader election for "${lease}" needs a non-empty identity`);
+    }
+    if (this.#retryPeriodMs <= 0 || this.#leaseDurationMs <= this.#renewDeadlineMs) {
+      throw new Error(
+        `Invalid leader election timing for "${lease}": leaseDuration "${this.#leaseDurationMs}" ms must exceed renewDeadline "${this.#renewDeadlineMs}" ms and retryPeriod must be positive`,
+      );
+    }
+    if (this.#renewDeadlineMs <= (1 + JITTER) * this.#retryPeriodMs) {
+      throw new Error(
+        `Invalid leader election timing for "${lease}": renewDeadline "${this.#renewDeadlineMs}" ms must exceed ${
+          1 + JITTER
+        } times retryPeriod "${this.#retryPeriodMs}" ms`,
+      );
+    }
+  }
+
+  /** Whether we lead now: true from `onStartedLeading` until the leader signal aborts. */
+  isLeader(): boolean {
+    return this.#leader !== undefined && !this.#leader.signal.aborted;
+  }
+
+  /**
+   * Campaigns until elected, leads until the lease is lost or `signal` aborts, then resolves. After a loss
+   * the caller should exit (or call `run` again); after an abort the lease has been released.
+   */
+  async run(signal: AbortSignal): Promise<void> {
+    if (this.#running) {
+      throw new Error(`Leader election for "${this.#leaseKey()}" is already running`);
+    }
+    this.#running = true;
+    this.#options.onLeaderStatus?.(false);
+    try {
+      if (await this.#campaign(signal)) await this.#lead(signal);
+    } finally {
+      this.#running = false;
+    }
+  }
+
+  #leaseKey(): string {
+    return `${this.#namespace}/${this.#name}`;
+  }
+
+  async #campaign(signal: AbortSignal): Promise<boolean> {
+    while (!signal.aborted) {
+      // Not the outer signal: a write aborted mid-flight could leave us holding a lease we do not know of.
+      const timeout = timeoutSignal(this.#clock, this.#renewDeadlineMs);
+      const acquired = await this.#tryAcquireOrRenew(timeout.signal).finally(timeout.cancel);
+      if (acquired && signal.aborted) await this.#release();
+      if (acquired) return !signal.aborted;
+      const random = this.#options.random ?? Math.random;
+      let pause = this.#retryPeriodMs * (1 + JITTER * random());
+      // Try again the moment the holder's lease expires rather than up to a retry period later.
+      if (this.#expiresAt !== undefined) {
+        pause = Math.min(pause, this.#expiresAt - this.#clock.now());
+      }
+      await this.#clock.sleep(pause, signal);
+    }
+    return false;
+  }
+
+  async #lead(signal: AbortSignal): Promise<void> {
+    const leader = new AbortController();
+    this.#leader = leader;
+    this.#armDeadline();
+    this.#log("info", "Became leader of {lease} as {identity}", this.#props());
+    this.#options.onLeaderStatus?.(true);
+    const work = (async () => await this.#options.onStartedLeading?.(leader.signal))().catch(
+      (error) =>
+        this.#log("warn", "The leader's work failed: {error}", { ...this.#props(), error }),
+    );
+    const stop = AbortSignal.any([signal, leader.signal]);
+    while (!stop.aborted) {
+      await this.#clock.sleep(this.#retryPeriodMs, stop);
+      if (!stop.aborted) await this.#tryAcquireOrRenew(leader.signal);
+    }
+    if (leader.signal.aborted) return;
+    this.#stopLeading("shutting down");
+    const drained = new AbortController();
+    const waitMs = this.#lastRenewAt + this.#renewDeadlineMs - this.#clock.now();
+    await Promise.race([work, this.#clock.sleep(waitMs, drained.signal)]);
+    drained.abort();
+    if (this.#options.releaseOnCancel ?? true) await this.#release();
+  }
+
+  /** Re-arms the timer that ends leadership `renewDeadline` after the last successful renew began. */
+  #armDeadline(): void {
+    if (this.#deadline !== undefined) this.#clock.clearTimeout(this.#deadline);
+    const ms = this.#lastRenewAt + this.#renewDeadlineMs - this.#clock.now();
+    this.#deadline = this.#clock.setTimeout(
+      () => this.#stopLeading(`not renewed for ${this.#renewDeadlineMs} ms`),
+      ms,
+    );
+  }
+
+  #stopLeading(reason: string): void {
+    const leader = this.#leader;
+    if (!leader || leader.signal.aborted) return;
+    if (this.#deadline !== undefined) this.#clock.clearTimeout(this.#deadline);
+    this.#deadline = undefined;
+    leader.abort(new Error(`Stopped leading "${this.#leaseKey()}": ${reason}`));
+    this.#log("info", "Stopped leading {lease}: {reason}", { ...this.#props(), reason });
+    this.#options.onLeaderStatus?.(false);
+    this.#options.onStoppedLeading?.();
+  }
+
+  /** One attempt; true when we hold a freshly written lease. `signal` bounds the requests. */
+  async #tryAcquireOrRenew(signal: AbortSignal): Promise<boolean> {
+    this.#expiresAt = undefined;
+    const call = { namespace: this.#namespace, signal };
+    const lease = this.#lease;
+    if (lease && this.#observation?.record.holderIdentity === this.identity) {
+      // Fast path of client-go: renew from our own copy without reading first; a Conflict falls through.
+      const now = this.#clock.now();
+      const { decision } = decide(lease.spec, this.#decideOptions(now));
+      if (decision.action === "update") {
+        try {
+          const written = await this.#client.replace(
+            LeaseType,
+            { ...lease, spec: decision.record },
+            call,
+          );
+          return this.#accept(written, now, signal);
+        } catch (error) {
+          if (signal.aborted) return false;
+          this.#log("info", "Renewing {lease} from our copy failed, reading it: {error}", {
+            ...this.#props(),
+            error,
+          });
+        }
+      }
+    }
+    try {
+      const current = await this.#client.getOrUndefined(LeaseType, this.#name, call);
+      if (signal.aborted) return false;
+      const now = this.#clock.now();
+      const { decision, observation } = decide(current?.spec, this.#decideOptions(now));
+      this.#lease = current;
+      this.#observation = observation;
+      this.#expiresAt = decision.action === "wait" ? decision.expiresAt : undefined;
+      if (decision.action === "wait") {
+        this.#noticeHolder(decision.holder);
+        this.#stopLeading(`the lease is held by "${decision.holder}"`);
+        return false;
+      }
+      const written = decision.action === "create"
+        ? await this.#client.create(LeaseType, {
+          apiVersion: `${Leases.group}/${Leases.version}`,
+          kind: Leases.kind,
+          metadata: { name: this.#name, namespace: this.#namespace },
+          spec: decision.record,
+        }, call)
+        : await this.#client.replace(LeaseType, { ...current, spec: decision.record }, call);
+      return this.#accept(written, now, signal);
+    } catch (error) {
+      if (!signal.aborted) {
+        this.#log("warn", "Cannot acquire or renew {lease}: {error}", { ...this.#props(), error });
+      }
+      return false;
+    }
+  }
+
+  #decideOptions(now: number): DecideOptions {
+    return {
+      identity: this.identity,
+      now,
+      leaseDurationMs: this.#leaseDurationMs,
+      previous: this.#observation,
+    };
+  }
+
+  /** Records a successful write begun at `startedAt`; a write that completes after the deadline does not count. */
+  #accept(written: LeaseObject, startedAt: number, signal: AbortSignal): boolean {
+    if (signal.aborted) return false;
+    this.#lease = written;
+    this.#observation = { record: written.spec ?? {}, observedAt: startedAt };
+    this.#lastRenewAt = startedAt;
+    if (this.isLeader()) this.#armDeadline();
+    this.#noticeHolder(this.identity);
+    return true;
+  }
+
+  #noticeHolder(holder: string): void {
+    if (holder === this.#reportedHolder) return;
+    this.#reportedHolder = holder;
+    this.#options.onNewLeader?.(holder);
+  }
+
+  /** Gives the lease up so a successor need not wait for it to expire. */
+  async #release(): Promise<void> {
+    const lease = this.#lease;
+    if (!lease || this.#observation?.record.holderIdentity !== this.identity) return;
+    const remaining = this.#lastRenewAt + this.#leaseDurationMs - this.#clock.now();
+    if (remaining <= 0) return;
+    const now = microTime(this.#clock.now());
+    const record: LeaseRecord = {
+      holderIdentity: "",
+      leaseDurationSeconds: 1,
+      acquireTime: now,
+      renewTime: now,
+      leaseTransitions: lease.spec?.leaseTransitions ?? 0,
+    };
+    const timeout = timeoutSignal(this.#clock, remaining);
+    try {
+      this.#lease = await this.#client.replace(LeaseType, { ...lease, spec: record }, {
+        namespace: this.#namespace,
+        signal: timeout.signal,
+      });
+      this.#observation = { record, observedAt: this.#clock.now() };
+      this.#log("info", "Released {lease}", this.#props());
+    } catch (error) {
+      this.#log("warn", "Cannot release {lease}: {error}", { ...this.#props(), error });
+    } finally {
+      timeout.cancel();
+    }
+  }
+
+  #props(): Record<string, unknown> {
+    return { lease: this.#leaseKey(), identity: this.identity };
+  }
+}

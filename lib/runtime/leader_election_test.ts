@@ -1,0 +1,356 @@
+import assert from "node:assert/strict";
+import type { KubernetesObject } from "@kubernetes/client-node";
+import {
+  AlreadyExistsError,
+  type CallOptions,
+  ConflictError,
+  NetworkError,
+  type ResourceType,
+} from "../kube/mod.ts";
+import { FakeClock } from "./fake_clock.ts";
+import {
+  decide,
+  LeaderElector,
+  type LeaderElectorOptions,
+  type LeaseObject,
+  type LeaseRecord,
+} from "./leader_election.ts";
+import { microTime } from "./micro_time.ts";
+
+const OPTIONS = { identity: "a", leaseDurationMs: 15_000 };
+const other = (over: LeaseRecord = {}): LeaseRecord => ({
+  holderIdentity: "b",
+  leaseDurationSeconds: 15,
+  acquireTime: microTime(0),
+  renewTime: microTime(0),
+  leaseTransitions: 3,
+  ...over,
+});
+
+Deno.test("decide() creates an absent lease with us as holder", () => {
+  const { decision } = decide(undefined, { ...OPTIONS, now: 1000 });
+  assert.deepEqual(decision, {
+    action: "create",
+    record: {
+      holderIdentity: "a",
+      leaseDurationSeconds: 15,
+      acquireTime: microTime(1000),
+      renewTime: microTime(1000),
+      leaseTransitions: 0,
+    },
+  });
+});
+
+Deno.test("decide() waits for a lease another holder renewed, judging expiry from our first sighting", () => {
+  // The remote renewTime is ancient; only our own observation time counts.
+  const record = other({ renewTime: microTime(-3_600_000) });
+  const first = decide(record, { ...OPTIONS, now: 50_000 });
+  assert.deepEqual(first.decision, { action: "wait", holder: "b", expiresAt: 65_000 });
+  assert.deepEqual(first.observation, { record, observedAt: 50_000 });
+  const later = decide(record, { ...OPTIONS, now: 64_999, previous: first.observation });
+  assert.equal(later.decision.action, "wait");
+  assert.equal(later.observation, first.observation);
+});
+
+Deno.test("decide() takes over a record unchanged for its leaseDurationSeconds and counts a transition", () => {
+  const record = other();
+  const { observation } = decide(record, { ...OPTIONS, now: 10_000 });
+  const { decision } = decide(record, { ...OPTIONS, now: 25_000, previous: observation });
+  assert.deepEqual(decision, {
+    action: "update",
+    record: {
+      holderIdentity: "a",
+      leaseDurationSeconds: 15,
+      acquireTime: microTime(25_000),
+      renewTime: microTime(25_000),
+      leaseTransitions: 4,
+    },
+  });
+});
+
+Deno.test("decide() restarts the expiry clock whenever the holder's record changes", () => {
+  const first = decide(other(), { ...OPTIONS, now: 0 });
+  const renewed = other({ renewTime: microTime(14_000) });
+  const second = decide(renewed, { ...OPTIONS, now: 14_000, previous: first.observation });
+  assert.deepEqual(second.observation, { record: renewed, observedAt: 14_000 });
+  const third = decide(renewed, { ...OPTIONS, now: 20_000, previous: second.observation });
+  assert.deepEqual(third.decision, { action: "wait", holder: "b", expiresAt: 29_000 });
+});
+
+Deno.test("decide() uses the record's leaseDurationSeconds, not our own", () => {
+  const record = other({ leaseDurationSeconds: 1 });
+  const { observation } = decide(record, { ...OPTIONS, now: 0 });
+  assert.equal(
+    decide(record, { ...OPTIONS, now: 999, previous: observation }).decision.action,
+    "wait",
+  );
+  assert.equal(
+    decide(record, { ...OPTIONS, now: 1000, previous: observation }).decision.action,
+    "update",
+  );
+});
+
+Deno.test("decide() takes a released lease at once", () => {
+  const { decision } = decide(other({ holderIdentity: "" }), { ...OPTIONS, now: 5 });
+  assert.equal(decision.action, "update");
+  assert.equal(decision.action === "update" && decision.record.leaseTransitions, 4);
+});
+
+Deno.test("decide() renews our own lease keeping acquireTime and transitions", () => {
+  const mine = other({ holderIdentity: "a", acquireTime: microTime(7) });
+  const { decision } = decide(mine, { ...OPTIONS, now: 9000 });
+  assert.deepEqual(decision, {
+    action: "update",
+    record: {
+      holderIdentity: "a",
+      leaseDurationSeconds: 15,
+      acquireTime: microTime(7),
+      renewTime: microTime(9000),
+      leaseTransitions: 3,
+    },
+  });
+});
+
+/** An in-memory Lease endpoint with resourceVersion semantics, shared by several electors. */
+class FakeLeaseServer {
+  lease?: LeaseObject;
+  writes = 0;
+  #rv = 0;
+
+  store(obj: LeaseObject): LeaseObject {
+    this.writes++;
+    this.lease = {
+      ...structuredClone(obj),
+      metadata: { ...obj.metadata, resourceVersion: String(++this.#rv) },
+    };
+    return structuredClone(this.lease);
+  }
+
+  /** A client of this server; `mode` makes its calls fail or hang until aborted. */
+  client(): FakeLeaseClient {
+    return new FakeLeaseClient(this);
+  }
+}
+
+class FakeLeaseClient {
+  mode: "ok" | "error" | "hang" = "ok";
+  readonly #server: FakeLeaseServer;
+  constructor(server: FakeLeaseServer) {
+    this.#server = server;
+  }
+
+  #call<R>(signal: AbortSignal | undefined, fn: () => R): Promise<R> {
+    if (this.mode === "error") return Promise.reject(new NetworkError("Connection refused"));
+    if (this.mode === "hang") {
+      return new Promise((_, reject) =>
+        signal?.addEventListener("abort", () => reject(signal.reason), { once: true })
+      );
+    }
+    return Promise.resolve().then(fn);
+  }
+
+  getOrUndefined<T extends KubernetesObject>(
+    _type: ResourceType<T>,
+    _name: string,
+    options: CallOptions = {},
+  ): Promise<T | undefined> {
+    const lease = this.#server.lease;
+    return this.#call(options.signal, () => (lease ? structuredClone(lease) as T : undefined));
+  }
+
+  create<T extends KubernetesObject>(_type: ResourceType<T>, obj: T, options: CallOptions = {}) {
+    return this.#call(options.signal, () => {
+      if (this.#server.lease) throw new AlreadyExistsError(409, { reason: "AlreadyExists" }, false);
+      return this.#server.store(obj as LeaseObject) as T;
+    });
+  }
+
+  replace<T extends KubernetesObject>(_type: ResourceType<T>, obj: T, options: CallOptions = {}) {
+    return this.#call(options.signal, () => {
+      if (obj.metadata?.resourceVersion !== this.#server.lease?.metadata?.resourceVersion) {
+        throw new ConflictError(409, { reason: "Conflict" }, true);
+      }
+      return this.#server.store(obj as LeaseObject) as T;
+    });
+  }
+}
+
+interface Run {
+  elector: LeaderElector;
+  client: FakeLeaseClient;
+  log: string[];
+  leaderSignals: AbortSignal[];
+  controller: AbortController;
+  done: Promise<void>;
+}
+
+function startElector(
+  server: FakeLeaseServer,
+  clock: FakeClock,
+  identity: string,
+  options: Partial<LeaderElectorOptions> = {},
+): Run {
+  const log: string[] = [];
+  const leaderSignals: AbortSignal[] = [];
+  const client = server.client();
+  const elector = new LeaderElector(client, {
+    namespace: "ns",
+    name: "dbop",
+    identity,
+    clock,
+    random: () => 0,
+    logger: () => {},
+    onStartedLeading: (signal) => {
+      leaderSignals.push(signal);
+      log.push(`started@${clock.now()}`);
+    },
+    onStoppedLeading: () => log.push(`stopped@${clock.now()}`),
+    onLeaderStatus: (leading) => log.push(`status=${leading}`),
+    ...options,
+  });
+  const controller = new AbortController();
+  const done = elector.run(controller.signal);
+  return { elector, client, log, leaderSignals, controller, done };
+}
+
+Deno.test("LeaderElector acquires an absent lease, leads and renews every retryPeriod", async () => {
+  const clock = new FakeClock(1_000_000);
+  const server = new FakeLeaseServer();
+  const a = startElector(server, clock, "a");
+  await clock.advanceAsync(0);
+  assert.equal(a.elector.isLeader(), true);
+  assert.deepEqual(a.log, ["status=false", "status=true", "started@1000000"]);
+  assert.equal(server.lease?.spec?.holderIdentity, "a");
+  await clock.advanceAsync(2000);
+  assert.equal(server.lease?.spec?.renewTime, microTime(1_002_000));
+  assert.equal(server.writes, 2);
+  a.controller.abort();
+  await a.done;
+});
+
+for (const mode of ["error", "hang"] as const) {
+  Deno.test(`LeaderElector whose calls ${mode === "error" ? "fail" : "hang"} stops leading at renewDeadline, before a rival takes over`, async () => {
+    const clock = new FakeClock(0);
+    const server = new FakeLeaseServer();
+    const a = startElector(server, clock, "a");
+    await clock.advanceAsync(0);
+    const b = startElector(server, clock, "b");
+    await clock.advanceAsync(0);
+    a.client.mode = mode;
+    await clock.advanceAsync(9_999);
+    assert.equal(a.elector.isLeader(), true);
+    await clock.advanceAsync(1);
+    assert.equal(a.elector.isLeader(), false);
+    assert.equal(a.leaderSignals[0].aborted, true);
+    await a.done;
+    assert.deepEqual(a.log, [
+      "status=false",
+      "status=true",
+      "started@0",
+      "status=false",
+      "stopped@10000",
+    ]);
+    await clock.advanceAsync(20_000);
+    // b first saw a's record at 0, so it waits exactly one lease duration from then, and no longer.
+    assert.ok(b.log.includes("started@15000"), `b should lead from 15000: ${b.log}`);
+    assert.equal(server.lease?.spec?.holderIdentity, "b");
+    assert.equal(server.lease?.spec?.leaseTransitions, 1);
+    b.controller.abort();
+    await b.done;
+  });
+}
+
+Deno.test("LeaderElector on abort waits for the leader's work, then releases the lease", async () => {
+  const clock = new FakeClock(0);
+  const server = new FakeLeaseServer();
+  let finishWork = () => {};
+  const work = new Promise<void>((resolve) => finishWork = resolve);
+  const a = startElector(server, clock, "a", { onStartedLeading: () => work });
+  await clock.advanceAsync(0);
+  assert.equal(a.elector.isLeader(), true);
+  a.controller.abort();
+  await clock.advanceAsync(0);
+  assert.equal(a.elector.isLeader(), false);
+  assert.equal(server.lease?.spec?.holderIdentity, "a", "not released while the work drains");
+  finishWork();
+  await a.done;
+  assert.equal(server.lease?.spec?.holderIdentity, "");
+  assert.equal(server.lease?.spec?.leaseDurationSeconds, 1);
+});
+
+Deno.test("LeaderElector releases after renewDeadline even if the leader's work never finishes", async () => {
+  const clock = new FakeClock(0);
+  const server = new FakeLeaseServer();
+  const a = startElector(server, clock, "a", { onStartedLeading: () => new Promise(() => {}) });
+  await clock.advanceAsync(0);
+  a.controller.abort();
+  await clock.advanceAsync(9_999);
+  assert.equal(server.lease?.spec?.holderIdentity, "a");
+  await clock.advanceAsync(1);
+  await a.done;
+  assert.equal(server.lease?.spec?.holderIdentity, "");
+});
+
+Deno.test("LeaderElector candidate takes a released lease at its next attempt", async () => {
+  const clock = new FakeClock(0);
+  const server = new FakeLeaseServer();
+  const a = startElector(server, clock, "a");
+  await clock.advanceAsync(0);
+  const b = startElector(server, clock, "b");
+  await clock.advanceAsync(500);
+  a.controller.abort();
+  await a.done;
+  await clock.advanceAsync(1_499);
+  assert.equal(b.elector.isLeader(), false);
+  await clock.advanceAsync(1);
+  assert.equal(b.elector.isLeader(), true);
+  assert.equal(server.lease?.spec?.holderIdentity, "b");
+  b.controller.abort();
+  await b.done;
+});
+
+Deno.test("LeaderElector steps down as soon as it sees another holder", async () => {
+  const clock = new FakeClock(0);
+  const server = new FakeLeaseServer();
+  const a = startElector(server, clock, "a");
+  await clock.advanceAsync(0);
+  server.store({ ...server.lease!, spec: { ...server.lease!.spec, holderIdentity: "intruder" } });
+  await clock.advanceAsync(2000);
+  assert.equal(a.elector.isLeader(), false);
+  assert.deepEqual(a.log.slice(-2), ["status=false", "stopped@2000"]);
+  await a.done;
+  assert.equal(server.lease?.spec?.holderIdentity, "intruder");
+});
+
+Deno.test("LeaderElector aborted before it is elected resolves without leading", async () => {
+  const clock = new FakeClock(0);
+  const server = new FakeLeaseServer();
+  server.store({ metadata: { name: "dbop" }, spec: other() });
+  const a = startElector(server, clock, "a");
+  await clock.advanceAsync(5000);
+  a.controller.abort();
+  await a.done;
+  assert.deepEqual(a.log, ["status=false"]);
+  assert.equal(server.lease?.spec?.holderIdentity, "b");
+});
+
+Deno.test("LeaderElector rejects timings that could let two leaders overlap", () => {
+  const client = new FakeLeaseServer().client();
+  const base = { namespace: "ns", name: "dbop", identity: "a" };
+  assert.throws(
+    () => new LeaderElector(client, { ...base, leaseDurationMs: 10_000, renewDeadlineMs: 10_000 }),
+    /leaseDuration "10000" ms must exceed renewDeadline "10000" ms/,
+  );
+  assert.throws(
+    () => new LeaderElector(client, { ...base, renewDeadlineMs: 2_000, retryPeriodMs: 2_000 }),
+    /renewDeadline "2000" ms must exceed 1.2 times retryPeriod "2000" ms/,
+  );
+});
+
+Deno.test("LeaderElector.run() refuses to run twice at once", async () => {
+  const clock = new FakeClock(0);
+  const a = startElector(new FakeLeaseServer(), clock, "a");
+  await assert.rejects(a.elector.run(new AbortController().signal), /already running/);
+  a.controller.abort();
+  await a.done;
+});

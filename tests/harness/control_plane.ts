@@ -15,6 +15,7 @@ import { kubeconfigFor, type Pki, writePki } from "./pki.ts";
 export type Component =
   | "etcd"
   | "kube-apiserver"
+  | "kube-apiserver-b"
   | "kube-controller-manager"
   | "kube-scheduler"
   | "kwok";
@@ -27,6 +28,11 @@ export interface ControlPlaneOptions {
   nodes?: number;
   /** Extra kube-apiserver flags (e.g. `--default-watch-cache-size=0`). */
   apiserverFlags?: string[];
+  /**
+   * Also start a second API server on the same etcd, so tests can write through
+   * one while the other is down or frozen.
+   */
+  secondApiServer?: boolean;
   /** Where to print progress; default stderr. */
   log?: (line: string) => void;
 }
@@ -71,6 +77,8 @@ export class ControlPlane {
   readonly kubeconfigPath: string;
   /** The API server URL. */
   readonly server: string;
+  /** Admin kubeconfig of the second API server, when started with `secondApiServer`. */
+  readonly kubeconfigPathB: string;
   /** Directory with binaries (kubectl among them). */
   readonly binDir: string;
   /** Run directory: certificates, kubeconfigs, data and logs. */
@@ -98,6 +106,7 @@ export class ControlPlane {
     this.pki = init.pki;
     this.server = init.server;
     this.kubeconfigPath = `${init.dir}/admin.kubeconfig`;
+    this.kubeconfigPathB = `${init.dir}/admin-b.kubeconfig`;
     this.#etcdUrl = init.etcdUrl;
     this.#commands = init.commands;
     this.#log = init.log;
@@ -171,13 +180,13 @@ export class ControlPlane {
     return revision;
   }
 
-  /** Waits until the API server answers `/readyz` with 200. */
-  async waitReady(timeoutMs = 60_000): Promise<void> {
+  /** Waits until an API server (the first by default) answers `/readyz` with 200. */
+  async waitReady(timeoutMs = 60_000, server = this.server): Promise<void> {
     const deadline = Date.now() + timeoutMs;
     let last = "";
     while (Date.now() < deadline) {
       try {
-        const res = await fetch(`${this.server}/readyz`, {
+        const res = await fetch(`${server}/readyz`, {
           client: this.#httpClient,
           signal: AbortSignal.timeout(2000),
         });
@@ -188,7 +197,7 @@ export class ControlPlane {
       }
       await new Promise((r) => setTimeout(r, 200));
     }
-    throw new Error(`kube-apiserver at ${this.server} not ready: ${last}`);
+    throw new Error(`kube-apiserver at ${server} not ready: ${last}`);
   }
 
   /** Runs the locally built kubectl against this control plane as admin. */
@@ -245,12 +254,12 @@ function componentCommands(
   binDir: string,
   dir: string,
   pki: Pki,
-  ports: { etcd: number; etcdPeer: number; apiserver: number },
+  ports: { etcd: number; etcdPeer: number; apiserver: number; apiserverB?: number },
   extraApiserverFlags: string[],
 ): Map<Component, string[]> {
   const etcdUrl = `http://127.0.0.1:${ports.etcd}`;
   const peerUrl = `http://127.0.0.1:${ports.etcdPeer}`;
-  return new Map<Component, string[]>([
+  const commands = new Map<Component, string[]>([
     ["etcd", [
       `${binDir}/etcd`,
       "--name=default",
@@ -318,6 +327,13 @@ function componentCommands(
       "--server-address=127.0.0.1:0",
     ]],
   ]);
+  if (ports.apiserverB) {
+    const apiserver = commands.get("kube-apiserver")!.map((flag) =>
+      flag.startsWith("--secure-port=") ? `--secure-port=${ports.apiserverB}` : flag
+    ).map((flag) => flag.startsWith("--cert-dir=") ? `--cert-dir=${dir}/apiserver-b-certs` : flag);
+    commands.set("kube-apiserver-b", apiserver);
+  }
+  return commands;
 }
 
 function clusterObjects(nodes: number): string {
@@ -365,7 +381,12 @@ export async function startControlPlane(options: ControlPlaneOptions = {}): Prom
   const dir = await Deno.makeTempDir({ prefix: "dbop-control-plane-" });
   await Deno.mkdir(`${dir}/logs`);
   const pki = await writePki(`${dir}/pki`);
-  const ports = { etcd: freePort(), etcdPeer: freePort(), apiserver: freePort() };
+  const ports = {
+    etcd: freePort(),
+    etcdPeer: freePort(),
+    apiserver: freePort(),
+    apiserverB: options.secondApiServer ? freePort() : undefined,
+  };
   const server = `https://127.0.0.1:${ports.apiserver}`;
   for (
     const [file, client] of [
@@ -376,6 +397,13 @@ export async function startControlPlane(options: ControlPlaneOptions = {}): Prom
     ] as const
   ) {
     await Deno.writeTextFile(`${dir}/${file}.kubeconfig`, await kubeconfigFor(pki, client, server));
+  }
+  const serverB = ports.apiserverB ? `https://127.0.0.1:${ports.apiserverB}` : undefined;
+  if (serverB) {
+    await Deno.writeTextFile(
+      `${dir}/admin-b.kubeconfig`,
+      await kubeconfigFor(pki, "admin", serverB),
+    );
   }
   const httpClient = Deno.createHttpClient({
     caCerts: [await Deno.readTextFile(pki.caCert)],
@@ -397,6 +425,10 @@ export async function startControlPlane(options: ControlPlaneOptions = {}): Prom
     cp.start("kube-apiserver");
     await cp.waitReady();
     log(`kube-apiserver ready at ${server} after ${elapsed(started)}`);
+    if (serverB) {
+      cp.start("kube-apiserver-b");
+      await cp.waitReady(60_000, serverB);
+    }
     cp.start("kube-controller-manager");
     cp.start("kube-scheduler");
     cp.start("kwok");

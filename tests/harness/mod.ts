@@ -5,6 +5,7 @@
  *
  * @module
  */
+import { KubeClient, loadKubeConfig, Resources } from "../../lib/kube/mod.ts";
 export { type Component, ControlPlane, startControlPlane } from "./control_plane.ts";
 
 /** Result of a kubectl run. */
@@ -102,4 +103,10 @@ export async function createNamespace(cluster: TestCluster, prefix: string): Pro
   const name = `${prefix}-${crypto.randomUUID().slice(0, 8)}`;
   await cluster.kubectlOk(["create", "namespace", name]);
   return name;
+}
+
+/** Our own typed client for a kubeconfig (close it with `resources.client.close()`). */
+export function resourcesFor(kubeconfigPath: string): Resources {
+  const { kubeConfig } = loadKubeConfig({ kubeconfig: kubeconfigPath });
+  return new Resources(new KubeClient(kubeConfig));
 }

@@ -29,6 +29,10 @@ import { celList, withRule, withTransitionRule } from "./rules.ts";
 
 const MAX_PARAMETERS = 200;
 
+function quoted(values: readonly string[]): string {
+  return values.map((value) => `"${value}"`).join(", ");
+}
+
 function objectName(what: string) {
   return z.string().max(253).regex(DNS_SUBDOMAIN, {
     message: `Invalid ${what}: expected a DNS subdomain`,
@@ -112,7 +116,7 @@ function authenticationSchema() {
     }),
     {
       rule: `!(self in ${celList(RESERVED_USERNAMES)}) && !self.startsWith('pg_')`,
-      message: `Cannot use a reserved role name: ${RESERVED_USERNAMES.join(", ")} and pg_*`,
+      message: `Cannot use a reserved role name: ${quoted(RESERVED_USERNAMES)} or the "pg_" prefix`,
       messageExpression: `'Cannot use a reserved role name: "' + self + '"'`,
       check: (value) => !RESERVED_USERNAMES.includes(value) && !value.startsWith("pg_"),
     },
@@ -123,7 +127,7 @@ function authenticationSchema() {
     }),
     {
       rule: `!(self in ${celList(RESERVED_DATABASES)})`,
-      message: `Cannot use a reserved database name: ${RESERVED_DATABASES.join(", ")}`,
+      message: `Cannot use a reserved database name: ${quoted(RESERVED_DATABASES)}`,
       messageExpression: `'Cannot use a reserved database name: "' + self + '"'`,
       check: (value) => !RESERVED_DATABASES.includes(value),
     },
@@ -238,7 +242,7 @@ function parametersSchema() {
     rule: `self.all(k, !(k in ${reserved}))`,
     // A messageExpression naming the offending keys is too costly for the API server's
     // estimator (map keys have no length bound), so the message lists them all.
-    message: `Cannot set parameters the operator manages: ${RESERVED_PARAMETERS.join(", ")}`,
+    message: `Cannot set parameters the operator manages: ${quoted(RESERVED_PARAMETERS)}`,
     reason: "FieldValueForbidden",
     check: (value) => Object.keys(value).every((key) => !RESERVED_PARAMETERS.includes(key)),
   });

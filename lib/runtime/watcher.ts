@@ -6,8 +6,8 @@
  * failure reconnects after a jittered exponential backoff. It stops only when
  * its signal aborts.
  *
- * The state machine is the one of kube-rs's `watcher`: `relist` → `watching`
- * → (`relist` on 410 | `backoff` on error | `watching` again on a clean end).
+ * The state machine is the one of kube-rs's `watcher`: `relist` -> `watching`
+ * -> (`relist` on 410 | `backoff` on error | `watching` again on a clean end).
  *
  * @module
  */

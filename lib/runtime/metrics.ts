@@ -9,6 +9,7 @@
  * @module
  */
 
+import type { RequestObserver } from "../kube/mod.ts";
 import {
   collectDefaultMetrics,
   Counter,
@@ -30,7 +31,7 @@ export const RECONCILE_TIME_BUCKETS: readonly number[] = [
 export const WORKQUEUE_DURATION_BUCKETS: readonly number[] = exponentialBuckets(10e-9, 10, 12);
 
 /** The `result` label values of `controller_runtime_reconcile_total`. */
-export type ReconcileResult = "success" | "error" | "requeue" | "requeue_after";
+export type ReconcileOutcome = "success" | "error" | "requeue" | "requeue_after";
 
 type QueueLabel = "name" | "controller";
 
@@ -251,7 +252,7 @@ export function workqueueMetrics(metrics: OperatorMetrics, controller: string): 
 /** The reconcile metrics of one controller; see {@linkcode controllerMetrics}. */
 export interface ControllerMetrics {
   /** Counts a reconcile that returned normally, by its result. */
-  succeeded(result: Exclude<ReconcileResult, "error">): void;
+  succeeded(result: Exclude<ReconcileOutcome, "error">): void;
   /** Counts a reconcile that threw; a terminal error (no retry) is also counted as such. */
   failed(options?: { terminal?: boolean }): void;
   /** Counts a reconcile that crashed unexpectedly (a bug, not an API error). */
@@ -291,4 +292,9 @@ export function controllerMetrics(
     observeDuration: (seconds) => metrics.reconcileTime.observe(labels, seconds),
     activeWorkers: metrics.activeWorkers.labels(labels),
   };
+}
+
+/** Counts every API request in `rest_client_requests_total{code,method,host}`. */
+export function restClientObserver(metrics: OperatorMetrics): RequestObserver {
+  return ({ code, method, host }) => metrics.restClientRequests.inc({ code, method, host });
 }

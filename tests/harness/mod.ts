@@ -5,7 +5,7 @@
  *
  * @module
  */
-import { KubeClient, loadKubeConfig, Resources } from "../../lib/kube/mod.ts";
+import { KubeClient, loadKubeConfig, type RequestObserver, Resources } from "../../lib/kube/mod.ts";
 export { type Component, ControlPlane, startControlPlane } from "./control_plane.ts";
 
 /** Result of a kubectl run. */
@@ -106,7 +106,10 @@ export async function createNamespace(cluster: TestCluster, prefix: string): Pro
 }
 
 /** Our own typed client for a kubeconfig (close it with `resources.client.close()`). */
-export function resourcesFor(kubeconfigPath: string): Resources {
+export function resourcesFor(
+  kubeconfigPath: string,
+  options: { observer?: RequestObserver } = {},
+): Resources {
   const { kubeConfig } = loadKubeConfig({ kubeconfig: kubeconfigPath });
-  return new Resources(new KubeClient(kubeConfig));
+  return new Resources(new KubeClient(kubeConfig, options));
 }

@@ -1,0 +1,184 @@
+/**
+ * The manager owns what controllers share: the informer cache (one informer
+ * per kind, namespace and selector, created on demand), the health and
+ * metrics endpoints, leader election and shutdown. `run(signal)` starts the
+ * informers, waits for their first list (with a timeout and an error naming
+ * what did not sync), then runs the controllers, only while leading when
+ * leader election is on. A leader that loses its lease stops its controllers
+ * at once and `run` rejects, so the process exits and restarts as a follower
+ * (what controller-runtime does).
+ *
+ * @module
+ */
+import { getLogger } from "@logtape/logtape";
+import type { Resources, ResourceType } from "../kube/mod.ts";
+import type { Controller } from "./controller.ts";
+import { Informer, type InformerOptions } from "./informer.ts";
+import { LeaderElector, type LeaderElectorOptions } from "./leader_election.ts";
+import type { OperatorMetrics } from "./metrics.ts";
+import { type EndpointServer, serveHealth, serveMetrics } from "./server.ts";
+import type { KubeObject } from "./types.ts";
+
+/** Options of a {@linkcode Manager}. */
+export interface ManagerOptions {
+  metrics: OperatorMetrics;
+  /** `host:port`, `:port`, or `0` to disable. Default `:8080`. */
+  metricsBindAddress?: string;
+  /** `host:port`, `:port`, or `0` to disable. Default `:8081`. */
+  healthProbeBindAddress?: string;
+  /** Leader election; off when undefined. */
+  leaderElection?: Omit<LeaderElectorOptions, "onStartedLeading" | "onStoppedLeading">;
+  /** How long to wait for the caches' first list. Default 120 s. */
+  cacheSyncTimeoutMs?: number;
+}
+
+/** Leadership was lost: the process should exit so it restarts as a follower. */
+export class LeadershipLostError extends Error {}
+
+const logger = getLogger(["dbop", "manager"]);
+
+/** Runs informers, controllers, endpoints and leader election; see the module doc. */
+export class Manager {
+  /** The client every informer and controller uses. */
+  readonly resources: Resources;
+  /** The metrics registry served on `/metrics`. */
+  readonly metrics: OperatorMetrics;
+  readonly #options: ManagerOptions;
+  readonly #informers = new Map<string, Informer<KubeObject>>();
+  readonly #controllers: Controller[] = [];
+  #health?: EndpointServer;
+  #metricsServer?: EndpointServer;
+  #elector?: LeaderElector;
+
+  constructor(resources: Resources, options: ManagerOptions) {
+    this.resources = resources;
+    this.metrics = options.metrics;
+    this.#options = options;
+  }
+
+  /** The shared informer for `type` in a namespace (all when undefined) with a label selector. */
+  informer<T extends KubeObject>(
+    type: ResourceType<T>,
+    options: Pick<InformerOptions<T>, "namespace" | "labelSelector" | "indexers"> = {},
+  ): Informer<T> {
+    const key = [
+      type.group,
+      type.version,
+      type.plural,
+      options.namespace ?? "",
+      options.labelSelector ?? "",
+    ]
+      .join("|");
+    let informer = this.#informers.get(key) as Informer<T> | undefined;
+    if (!informer) {
+      informer = new Informer<T>(this.resources, type, options);
+      this.#informers.set(key, informer as unknown as Informer<KubeObject>);
+    }
+    return informer;
+  }
+
+  /** Adds a controller; its informers start with the manager. */
+  add(controller: Controller): void {
+    this.#controllers.push(controller);
+  }
+
+  /** Whether every informer has synced (what `/readyz` reports). */
+  ready(): { ok: boolean; detail: string } {
+    const pending = [...this.#informers.values()].filter((i) => !i.hasSynced());
+    return pending.length === 0
+      ? { ok: true, detail: "ok" }
+      : { ok: false, detail: `caches not synced: ${pending.map((i) => i.description).join(", ")}` };
+  }
+
+  /** The leader elector, when leader election is on. */
+  get elector(): LeaderElector | undefined {
+    return this.#elector;
+  }
+
+  /** Runs until `signal` aborts (resolves) or leadership is lost (rejects with LeadershipLostError). */
+  async run(signal: AbortSignal): Promise<void> {
+    const stopInformers = new AbortController();
+    this.#startServers();
+    try {
+      const informerRuns = [...this.#informers.values()].map((i) => i.run(stopInformers.signal));
+      await this.#waitForSync(signal);
+      if (signal.aborted) return;
+      logger.info("Caches synced: {count} informers", { count: this.#informers.size });
+      if (this.#options.leaderElection) await this.#runElected(signal);
+      else await this.#runControllers(signal);
+      stopInformers.abort();
+      await Promise.all(informerRuns);
+    } finally {
+      stopInformers.abort();
+      await Promise.all([this.#health?.shutdown(), this.#metricsServer?.shutdown()]);
+    }
+  }
+
+  async #runControllers(signal: AbortSignal): Promise<void> {
+    await Promise.all(this.#controllers.map((c) => c.run(signal)));
+  }
+
+  async #runElected(signal: AbortSignal): Promise<void> {
+    const options = this.#options.leaderElection!;
+    let led = false;
+    this.#elector = new LeaderElector(this.resources, {
+      ...options,
+      onLeaderStatus: (leading) => {
+        this.metrics.leaderElectionMasterStatus.set({ name: options.name }, leading ? 1 : 0);
+        options.onLeaderStatus?.(leading);
+      },
+      onStartedLeading: async (leaderSignal) => {
+        led = true;
+        logger.info("Became leader as {identity}", { identity: this.#elector!.identity });
+        await this.#runControllers(leaderSignal);
+      },
+    });
+    await this.#elector.run(signal);
+    if (!signal.aborted && led) {
+      throw new LeadershipLostError(
+        `Lost leadership of lease "${options.namespace}/${options.name}": stopping`,
+      );
+    }
+  }
+
+  async #waitForSync(signal: AbortSignal): Promise<void> {
+    const timeoutMs = this.#options.cacheSyncTimeoutMs ?? 120_000;
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const timeout = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => {
+        reject(
+          new Error(
+            `Timed out after ${timeoutMs} ms waiting for caches to sync: ${this.ready().detail}`,
+          ),
+        );
+      }, timeoutMs);
+    });
+    const aborted = new Promise<void>((resolve) => {
+      signal.addEventListener("abort", () => resolve(), { once: true });
+    });
+    try {
+      await Promise.race([
+        Promise.all([...this.#informers.values()].map((i) => i.waitForSync())),
+        timeout,
+        aborted,
+      ]);
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  #startServers(): void {
+    this.#health = serveHealth(this.#options.healthProbeBindAddress ?? ":8081", {
+      ready: () => this.ready(),
+    });
+    this.#metricsServer = serveMetrics(
+      this.#options.metricsBindAddress ?? ":8080",
+      this.metrics.registry,
+    );
+  }
+
+  /** The ports actually bound (for tests that bind port 0); undefined when disabled or not started. */
+  get ports(): { health?: number; metrics?: number } {
+    return { health: this.#health?.port, metrics: this.#metricsServer?.port };
+  }
+}

@@ -10,35 +10,21 @@
  * when it sees another holder. On graceful shutdown it aborts the leader signal, waits (bounded) for the
  * work started by `onStartedLeading` to finish, then releases the lease (`holderIdentity` empty,
  * `leaseDurationSeconds` 1, like client-go's `ReleaseOnCancel`) so a successor starts at once. The pure
- * decision is {@linkcode decide}; time comes from an injectable {@linkcode Clock}.
+ * decision is {@linkcode decide} in `lease_decision.ts`; time comes from an injectable {@linkcode Clock}.
  *
  * @module
  */
-import type { KubernetesObject } from "@kubernetes/client-node";
 import { getLogger } from "@logtape/logtape";
 import { Leases, type Resources, type ResourceType, resourceType } from "../kube/mod.ts";
 import { type Clock, systemClock, type TimerId } from "./clock.ts";
+import {
+  decide,
+  type DecideOptions,
+  type LeaseObject,
+  type LeaseRecord,
+  type Observation,
+} from "./lease_decision.ts";
 import { microTime } from "./micro_time.ts";
-
-/** The Lease spec fields leader election reads and writes, as they travel on the wire. */
-export interface LeaseRecord {
-  /** Identity of the leader; empty or absent when nobody holds the lease. */
-  holderIdentity?: string;
-  /** How long after the last observed change candidates must wait before taking over. */
-  leaseDurationSeconds?: number;
-  /** When the current holder acquired the lease (`MicroTime`). */
-  acquireTime?: string;
-  /** When the holder last renewed (`MicroTime`); informative only, never compared across machines. */
-  renewTime?: string;
-  /** How many times the lease changed hands. */
-  leaseTransitions?: number;
-}
-
-/** A Lease as the API server sends it (times are `MicroTime` strings, not client-node's `Date`s). */
-export interface LeaseObject extends KubernetesObject {
-  /** The lease record. */
-  spec?: LeaseRecord;
-}
 
 /** The Lease kind typed with its wire shape. */
 const LeaseType: ResourceType<LeaseObject> = resourceType(
@@ -46,75 +32,6 @@ const LeaseType: ResourceType<LeaseObject> = resourceType(
   Leases.version,
   Leases.kind,
 );
-
-/** What a candidate last saw of the lease record, and when it saw it change (its own clock, in ms). */
-export interface Observation {
-  /** The record as last read or written. */
-  record: LeaseRecord;
-  /** Local time at which this record was first seen. */
-  observedAt: number;
-}
-
-/** What to do with the lease: write this record (create or update), or wait for the holder's lease to end. */
-export type Decision =
-  | { action: "create" | "update"; record: LeaseRecord }
-  | { action: "wait"; holder: string; expiresAt: number };
-
-/** Inputs of {@linkcode decide} besides the current record. */
-export interface DecideOptions {
-  /** Our identity. */
-  identity: string;
-  /** Local time now, in ms. */
-  now: number;
-  /** Our lease duration, written into records we take. */
-  leaseDurationMs: number;
-  /** The previous observation, if any. */
-  previous?: Observation;
-}
-
-function sameRecord(a: LeaseRecord, b: LeaseRecord): boolean {
-  return a.holderIdentity === b.holderIdentity &&
-    a.leaseDurationSeconds === b.leaseDurationSeconds && a.acquireTime === b.acquireTime &&
-    a.renewTime === b.renewTime && a.leaseTransitions === b.leaseTransitions;
-}
-
-/**
- * Decides, from the current record (`undefined` when the Lease does not exist), whether we may write the
- * lease, and returns the observation to keep. Pure: the caller does the I/O.
- */
-export function decide(
-  current: LeaseRecord | undefined,
-  options: DecideOptions,
-): { decision: Decision; observation?: Observation } {
-  const { identity, now, previous } = options;
-  const ours = (acquireTime: string, leaseTransitions: number): LeaseRecord => ({
-    holderIdentity: identity,
-    leaseDurationSeconds: Math.ceil(options.leaseDurationMs / 1000),
-    acquireTime,
-    renewTime: microTime(now),
-    leaseTransitions,
-  });
-  if (!current) return { decision: { action: "create", record: ours(microTime(now), 0) } };
-  const observation = previous && sameRecord(previous.record, current)
-    ? previous
-    : { record: current, observedAt: now };
-  const holder = current.holderIdentity ?? "";
-  const transitions = current.leaseTransitions ?? 0;
-  if (holder === identity) {
-    const record = ours(current.acquireTime ?? microTime(now), transitions);
-    return { decision: { action: "update", record }, observation };
-  }
-  const seconds = current.leaseDurationSeconds ?? 0;
-  const durationMs = seconds > 0 ? seconds * 1000 : options.leaseDurationMs;
-  const expiresAt = observation.observedAt + durationMs;
-  if (holder && expiresAt > now) {
-    return { decision: { action: "wait", holder, expiresAt }, observation };
-  }
-  return {
-    decision: { action: "update", record: ours(microTime(now), transitions + 1) },
-    observation,
-  };
-}
 
 /** The calls the elector makes; {@linkcode Resources} provides them. */
 export type LeaseClient = Pick<Resources, "getOrUndefined" | "create" | "replace">;
@@ -187,8 +104,6 @@ export class LeaderElector {
   /** Our identity, as written to `holderIdentity`. */
   readonly identity: string;
   readonly #client: LeaseClient;
-  readonly #namespace: string;
-  readonly #name: string;
   readonly #leaseDurationMs: number;
   readonly #renewDeadlineMs: number;
   readonly #retryPeriodMs: number;
@@ -207,28 +122,25 @@ export class LeaderElector {
   constructor(client: LeaseClient, options: LeaderElectorOptions) {
     this.#client = client;
     this.#options = options;
-    this.#namespace = options.namespace;
-    this.#name = options.name;
     this.identity = options.identity ?? defaultIdentity();
     this.#leaseDurationMs = options.leaseDurationMs ?? 15_000;
     this.#renewDeadlineMs = options.renewDeadlineMs ?? 10_000;
     this.#retryPeriodMs = options.retryPeriodMs ?? 2_000;
     this.#clock = options.clock ?? systemClock;
     this.#log = options.logger ?? defaultLogger;
-    const lease = `${this.#namespace}/${this.#name}`;
+    const [lease, renew, retry] = [
+      this.#leaseDurationMs,
+      this.#renewDeadlineMs,
+      this.#retryPeriodMs,
+    ];
     if (!this.identity) {
-      throw new Error(`Leader election for "${lease}" needs a non-empty identity`);
+      throw new Error(`Leader election for "${this.#leaseKey()}" needs an identity`);
     }
-    if (this.#retryPeriodMs <= 0 || this.#leaseDurationMs <= this.#renewDeadlineMs) {
+    if (!(lease > renew && renew > (1 + JITTER) * retry && retry > 0)) {
       throw new Error(
-        `Invalid leader election timing for "${lease}": leaseDuration "${this.#leaseDurationMs}" ms must exceed renewDeadline "${this.#renewDeadlineMs}" ms and retryPeriod must be positive`,
-      );
-    }
-    if (this.#renewDeadlineMs <= (1 + JITTER) * this.#retryPeriodMs) {
-      throw new Error(
-        `Invalid leader election timing for "${lease}": renewDeadline "${this.#renewDeadlineMs}" ms must exceed ${
+        `Invalid leader election timing for "${this.#leaseKey()}": need leaseDuration > renewDeadline > ${
           1 + JITTER
-        } times retryPeriod "${this.#retryPeriodMs}" ms`,
+        } x retryPeriod > 0, got "${lease}", "${renew}" and "${retry}" ms`,
       );
     }
   }
@@ -247,7 +159,7 @@ export class LeaderElector {
       throw new Error(`Leader election for "${this.#leaseKey()}" is already running`);
     }
     this.#running = true;
-    this.#options.onLeaderStatus?.(false);
+    this.#callback(this.#options.onLeaderStatus, false);
     try {
       if (await this.#campaign(signal)) await this.#lead(signal);
     } finally {
@@ -256,7 +168,7 @@ export class LeaderElector {
   }
 
   #leaseKey(): string {
-    return `${this.#namespace}/${this.#name}`;
+    return `${this.#options.namespace}/${this.#options.name}`;
   }
 
   async #campaign(signal: AbortSignal): Promise<boolean> {
@@ -282,7 +194,7 @@ export class LeaderElector {
     this.#leader = leader;
     this.#armDeadline();
     this.#log("info", "Became leader of {lease} as {identity}", this.#props());
-    this.#options.onLeaderStatus?.(true);
+    this.#callback(this.#options.onLeaderStatus, true);
     const work = (async () => await this.#options.onStartedLeading?.(leader.signal))().catch(
       (error) =>
         this.#log("warn", "The leader's work failed: {error}", { ...this.#props(), error }),
@@ -318,45 +230,25 @@ export class LeaderElector {
     this.#deadline = undefined;
     leader.abort(new Error(`Stopped leading "${this.#leaseKey()}": ${reason}`));
     this.#log("info", "Stopped leading {lease}: {reason}", { ...this.#props(), reason });
-    this.#options.onLeaderStatus?.(false);
-    this.#options.onStoppedLeading?.();
+    this.#callback(this.#options.onLeaderStatus, false);
+    this.#callback(this.#options.onStoppedLeading);
   }
 
   /** One attempt; true when we hold a freshly written lease. `signal` bounds the requests. */
   async #tryAcquireOrRenew(signal: AbortSignal): Promise<boolean> {
     this.#expiresAt = undefined;
-    const call = { namespace: this.#namespace, signal };
-    const lease = this.#lease;
-    if (lease && this.#observation?.record.holderIdentity === this.identity) {
-      // Fast path of client-go: renew from our own copy without reading first; a Conflict falls through.
-      const now = this.#clock.now();
-      const { decision } = decide(lease.spec, this.#decideOptions(now));
-      if (decision.action === "update") {
-        try {
-          const written = await this.#client.replace(
-            LeaseType,
-            { ...lease, spec: decision.record },
-            call,
-          );
-          return this.#accept(written, now, signal);
-        } catch (error) {
-          if (signal.aborted) return false;
-          this.#log("info", "Renewing {lease} from our copy failed, reading it: {error}", {
-            ...this.#props(),
-            error,
-          });
-        }
-      }
-    }
+    if (await this.#renewFromCopy(signal)) return true;
+    if (signal.aborted) return false;
+    const call = { namespace: this.#options.namespace, signal };
     try {
-      const current = await this.#client.getOrUndefined(LeaseType, this.#name, call);
+      const current = await this.#client.getOrUndefined(LeaseType, this.#options.name, call);
       if (signal.aborted) return false;
       const now = this.#clock.now();
       const { decision, observation } = decide(current?.spec, this.#decideOptions(now));
       this.#lease = current;
       this.#observation = observation;
-      this.#expiresAt = decision.action === "wait" ? decision.expiresAt : undefined;
       if (decision.action === "wait") {
+        this.#expiresAt = decision.expiresAt;
         this.#noticeHolder(decision.holder);
         this.#stopLeading(`the lease is held by "${decision.holder}"`);
         return false;
@@ -365,7 +257,7 @@ export class LeaderElector {
         ? await this.#client.create(LeaseType, {
           apiVersion: `${Leases.group}/${Leases.version}`,
           kind: Leases.kind,
-          metadata: { name: this.#name, namespace: this.#namespace },
+          metadata: { name: this.#options.name, namespace: this.#options.namespace },
           spec: decision.record,
         }, call)
         : await this.#client.replace(LeaseType, { ...current, spec: decision.record }, call);
@@ -373,6 +265,33 @@ export class LeaderElector {
     } catch (error) {
       if (!signal.aborted) {
         this.#log("warn", "Cannot acquire or renew {lease}: {error}", { ...this.#props(), error });
+      }
+      return false;
+    }
+  }
+
+  /** client-go's fast path: the holder renews from its own copy without reading first. */
+  async #renewFromCopy(signal: AbortSignal): Promise<boolean> {
+    const lease = this.#lease;
+    if (!lease || this.#observation?.record.holderIdentity !== this.identity) return false;
+    const now = this.#clock.now();
+    const { decision } = decide(lease.spec, this.#decideOptions(now));
+    if (decision.action !== "update") return false;
+    const call = { namespace: this.#options.namespace, signal };
+    try {
+      const written = await this.#client.replace(
+        LeaseType,
+        { ...lease, spec: decision.record },
+        call,
+      );
+      return this.#accept(written, now, signal);
+    } catch (error) {
+      // Usually a Conflict: someone wrote the lease since; the caller reads it and decides afresh.
+      if (!signal.aborted) {
+        this.#log("info", "Renewing {lease} from our copy failed: {error}", {
+          ...this.#props(),
+          error,
+        });
       }
       return false;
     }
@@ -401,7 +320,7 @@ export class LeaderElector {
   #noticeHolder(holder: string): void {
     if (holder === this.#reportedHolder) return;
     this.#reportedHolder = holder;
-    this.#options.onNewLeader?.(holder);
+    this.#callback(this.#options.onNewLeader, holder);
   }
 
   /** Gives the lease up so a successor need not wait for it to expire. */
@@ -421,7 +340,7 @@ export class LeaderElector {
     const timeout = timeoutSignal(this.#clock, remaining);
     try {
       this.#lease = await this.#client.replace(LeaseType, { ...lease, spec: record }, {
-        namespace: this.#namespace,
+        namespace: this.#options.namespace,
         signal: timeout.signal,
       });
       this.#observation = { record, observedAt: this.#clock.now() };
@@ -430,6 +349,15 @@ export class LeaderElector {
       this.#log("warn", "Cannot release {lease}: {error}", { ...this.#props(), error });
     } finally {
       timeout.cancel();
+    }
+  }
+
+  /** Runs a caller's callback; a throw is logged, never let loose in the election (or in a timer). */
+  #callback<A extends unknown[]>(fn: ((...args: A) => unknown) | undefined, ...args: A): void {
+    try {
+      fn?.apply(this.#options, args);
+    } catch (error) {
+      this.#log("warn", "A leader election callback failed: {error}", { ...this.#props(), error });
     }
   }
 

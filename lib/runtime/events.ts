@@ -173,7 +173,14 @@ export class EventRecorder {
     this.#client = client;
     this.#options = options;
     this.#clock = options.clock ?? systemClock;
-    this.#log = options.logger ?? ((message, properties) => logtape.warn(message, properties));
+    const log = options.logger ?? ((message, properties) => logtape.warn(message, properties));
+    this.#log = (message, properties) => {
+      try {
+        log(message, properties);
+      } catch {
+        // A broken logger must not turn recording into a throw or an unhandled rejection.
+      }
+    };
   }
 
   /** Records one occurrence of `event` about `regarding`; returns at once and never throws. */

@@ -256,3 +256,17 @@ Deno.test("EventRecorder gives up on a hanging request after its timeout", async
   assert.equal(logs.length, 1);
   await recorder.flush();
 });
+
+Deno.test("EventRecorder stays silent when its logger throws", async () => {
+  const { clock, client, recorder } = newRecorder({
+    logger: () => {
+      throw new Error("Logger broken");
+    },
+  });
+  client.fail.create = new ServerError(500, { message: "etcd is down" }, true);
+  recorder.record(CONFIGMAP, { ...failed, reason: "not camel" });
+  recorder.record(CONFIGMAP, failed);
+  await clock.advanceAsync(0);
+  await recorder.flush();
+  assert.equal(client.calls.length, 1);
+});

@@ -127,7 +127,14 @@ export class LeaderElector {
     this.#renewDeadlineMs = options.renewDeadlineMs ?? 10_000;
     this.#retryPeriodMs = options.retryPeriodMs ?? 2_000;
     this.#clock = options.clock ?? systemClock;
-    this.#log = options.logger ?? defaultLogger;
+    const log = options.logger ?? defaultLogger;
+    this.#log = (level, message, properties) => {
+      try {
+        log(level, message, properties);
+      } catch {
+        // A broken logger must not break the election, which also logs from timers.
+      }
+    };
     const [lease, renew, retry] = [
       this.#leaseDurationMs,
       this.#renewDeadlineMs,

@@ -147,6 +147,14 @@ export class Store<T extends KubeObject> {
     return this.#lookup(indexName, value);
   }
 
+  /** The values index function `indexName` currently maps at least one object to. */
+  indexValues(indexName: string): string[] {
+    this.byIndex(indexName, "");
+    return [...(this.#indices.get(indexName) ?? new Map()).entries()]
+      .filter(([, keys]) => keys.size > 0)
+      .map(([value]) => value);
+  }
+
   #lookup(indexName: IndexName, value: string): T[] {
     const keys = this.#indices.get(indexName)?.get(value);
     if (!keys) return [];

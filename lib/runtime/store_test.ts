@@ -240,3 +240,16 @@ Deno.test("Store accepts @kubernetes/client-node objects as they are", () => {
   store.upsert(secret);
   assert.equal(store.byIndex("owner", "c1")[0], secret);
 });
+
+Deno.test("Store.indexValues() lists the values in use, dropping ones no object maps to", () => {
+  const store = new Store<KubeObject>({ indexers: { version: fieldIndex("spec.version") } });
+  const cluster = (name: string, version: string) =>
+    ({ metadata: { name, namespace: "ns" }, spec: { version } }) as KubeObject;
+  store.upsert(cluster("a", "16"));
+  store.upsert(cluster("b", "17"));
+  store.upsert(cluster("c", "17"));
+  assert.deepEqual(store.indexValues("version").sort(), ["16", "17"]);
+  store.upsert(cluster("a", "17"));
+  assert.deepEqual(store.indexValues("version"), ["17"]);
+  assert.throws(() => store.indexValues("nope"), /Unknown index "nope"/);
+});

@@ -1,0 +1,132 @@
+/**
+ * Every permission dbop uses, in one list next to the controller: the
+ * ClusterRole in `deploy/rbac` is generated from it (and checked against it),
+ * and the in-cluster test proves it sufficient and minimal. Each rule says
+ * which code path needs it.
+ *
+ * @module
+ */
+import { DATABASE_CLUSTER } from "../api/mod.ts";
+
+/** An RBAC policy rule with the reason it exists. */
+export interface Rule {
+  apiGroups: string[];
+  resources: string[];
+  verbs: string[];
+  /** What breaks without it. */
+  why: string;
+}
+
+const group = DATABASE_CLUSTER.group;
+
+/** Cluster-wide rules of the `dbop` ClusterRole. */
+export const CLUSTER_RULES: readonly Rule[] = [
+  {
+    apiGroups: [group],
+    resources: ["databaseclusters"],
+    verbs: ["get", "list", "watch", "patch"],
+    why: "watch clusters; add and remove the cleanup finalizer",
+  },
+  {
+    apiGroups: [group],
+    resources: ["databaseclusters/status"],
+    verbs: ["patch"],
+    why: "write status",
+  },
+  {
+    apiGroups: [group],
+    resources: ["databaseclusters/finalizers"],
+    verbs: ["update"],
+    why: "set blockOwnerDeletion on children (OwnerReferencesPermissionEnforcement)",
+  },
+  {
+    apiGroups: [""],
+    resources: ["configmaps", "secrets", "services"],
+    verbs: ["list", "watch", "create", "patch"],
+    why: "cache and apply the cluster's config, credentials, TLS material and Services",
+  },
+  {
+    apiGroups: [""],
+    resources: ["pods"],
+    verbs: ["list", "watch", "patch"],
+    why: "health for status; label pods with their role",
+  },
+  {
+    apiGroups: [""],
+    resources: ["persistentvolumeclaims"],
+    verbs: ["list", "watch", "create", "patch", "delete"],
+    why: "backup volume; expand data volumes; retain (detach) or delete them on cluster deletion",
+  },
+  {
+    apiGroups: ["apps"],
+    resources: ["statefulsets"],
+    verbs: ["list", "watch", "create", "patch"],
+    why: "the PostgreSQL instances",
+  },
+  {
+    apiGroups: ["policy"],
+    resources: ["poddisruptionbudgets"],
+    verbs: ["list", "watch", "create", "patch", "delete"],
+    why: "the disruption budget, removed when replicas drop to one",
+  },
+  {
+    apiGroups: ["batch"],
+    resources: ["cronjobs"],
+    verbs: ["list", "watch", "create", "patch", "delete"],
+    why: "scheduled backups, removed when backups are disabled",
+  },
+  {
+    apiGroups: ["batch"],
+    resources: ["jobs"],
+    verbs: ["list", "watch"],
+    why: "the last backup's outcome for status.lastBackup and BackupReady",
+  },
+  {
+    apiGroups: ["storage.k8s.io"],
+    resources: ["storageclasses"],
+    verbs: ["list", "watch"],
+    why: "whether a StorageClass allows volume expansion",
+  },
+  {
+    apiGroups: ["events.k8s.io"],
+    resources: ["events"],
+    verbs: ["create", "patch"],
+    why: "events about clusters, aggregated into series",
+  },
+  {
+    apiGroups: ["apiextensions.k8s.io"],
+    resources: ["customresourcedefinitions"],
+    verbs: ["list", "watch"],
+    why: "discover the PodMonitor CRD at start and when it is installed",
+  },
+  {
+    apiGroups: ["monitoring.coreos.com"],
+    resources: ["podmonitors"],
+    verbs: ["list", "watch", "create", "patch", "delete"],
+    why: "PodMonitors for clusters with monitoring.podMonitor",
+  },
+];
+
+/** Rules of the namespaced Role in the operator's namespace. */
+export const LEADER_ELECTION_RULES: readonly Rule[] = [
+  {
+    apiGroups: ["coordination.k8s.io"],
+    resources: ["leases"],
+    verbs: ["get", "create", "update"],
+    why: "leader election on a Lease",
+  },
+  {
+    apiGroups: ["events.k8s.io"],
+    resources: ["events"],
+    verbs: ["create", "patch"],
+    why: "events about leadership",
+  },
+];
+
+/** Extra rule for `--install-crds`: not in the default ClusterRole, documented in the README. */
+export const INSTALL_CRDS_RULE: Rule = {
+  apiGroups: ["apiextensions.k8s.io"],
+  resources: ["customresourcedefinitions"],
+  verbs: ["get", "create", "patch"],
+  why: "apply the embedded CRD at start (--install-crds)",
+};

@@ -49,6 +49,8 @@ export class Manager {
   #health?: EndpointServer;
   #metricsServer?: EndpointServer;
   #elector?: LeaderElector;
+  #informerSignal?: AbortSignal;
+  #informerRuns: Promise<void>[] = [];
 
   constructor(resources: Resources, options: ManagerOptions) {
     this.resources = resources;
@@ -73,6 +75,8 @@ export class Manager {
     if (!informer) {
       informer = new Informer<T>(this.resources, type, options);
       this.#informers.set(key, informer as unknown as Informer<KubeObject>);
+      // Informers created while running (e.g. for a CRD installed later) start at once.
+      if (this.#informerSignal) this.#informerRuns.push(informer.run(this.#informerSignal));
     }
     return informer;
   }
@@ -100,14 +104,15 @@ export class Manager {
     const stopInformers = new AbortController();
     this.#startServers();
     try {
-      const informerRuns = [...this.#informers.values()].map((i) => i.run(stopInformers.signal));
+      this.#informerSignal = stopInformers.signal;
+      this.#informerRuns = [...this.#informers.values()].map((i) => i.run(stopInformers.signal));
       await this.#waitForSync(signal);
       if (signal.aborted) return;
       logger.info("Caches synced: {count} informers", { count: this.#informers.size });
       if (this.#options.leaderElection) await this.#runElected(signal);
       else await this.#runControllers(signal);
       stopInformers.abort();
-      await Promise.all(informerRuns);
+      await Promise.all(this.#informerRuns);
     } finally {
       stopInformers.abort();
       await Promise.all([this.#health?.shutdown(), this.#metricsServer?.shutdown()]);

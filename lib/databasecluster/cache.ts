@@ -1,0 +1,175 @@
+/**
+ * The reconciler's view of the cluster: one informer per kind and watched
+ * namespace, children filtered by `app.kubernetes.io/managed-by=dbop` so the
+ * cache never holds unrelated Secrets or ConfigMaps, and an index from
+ * `namespace/cluster` to the children carrying the cluster label. Every read
+ * of the reconciler comes from here; none goes to the API server.
+ *
+ * @module
+ */
+import type {
+  V1ConfigMap,
+  V1CronJob,
+  V1Job,
+  V1PersistentVolumeClaim,
+  V1Pod,
+  V1PodDisruptionBudget,
+  V1Secret,
+  V1Service,
+  V1StatefulSet,
+  V1StorageClass,
+} from "@kubernetes/client-node";
+import { DATABASE_CLUSTER } from "../api/mod.ts";
+import {
+  ConfigMaps,
+  CronJobs,
+  Jobs,
+  PersistentVolumeClaims,
+  PodDisruptionBudgets,
+  Pods,
+  type ResourceType,
+  resourceType,
+  Secrets,
+  Services,
+  StatefulSets,
+  StorageClasses,
+} from "../kube/mod.ts";
+import { fieldIndex, type Informer, type KubeObject, type Manager } from "../runtime/mod.ts";
+import { VERSION_INDEX } from "./metrics.ts";
+import { LABELS, MANAGED_BY } from "./names.ts";
+
+/** A DatabaseCluster as cached (validated later, by the reconciler). */
+export type ClusterObject = KubeObject & {
+  spec?: Record<string, unknown>;
+  status?: Record<string, unknown> & { phase?: string };
+};
+
+/** The DatabaseCluster resource type. */
+export const DatabaseClusters = resourceType<ClusterObject>(
+  DATABASE_CLUSTER.group,
+  DATABASE_CLUSTER.version,
+  DATABASE_CLUSTER.kind,
+  { plural: DATABASE_CLUSTER.plural },
+);
+
+/** Prometheus Operator PodMonitors (present only when that CRD is installed). */
+export const PodMonitors = resourceType<KubeObject & { spec?: unknown }>(
+  "monitoring.coreos.com",
+  "v1",
+  "PodMonitor",
+);
+
+/** Name of the index from `namespace/cluster` to a cluster's children. */
+export const CLUSTER_INDEX = "cluster";
+
+function clusterIndex(obj: KubeObject): string[] {
+  const cluster = obj.metadata?.labels?.[LABELS.cluster];
+  return cluster ? [`${obj.metadata?.namespace ?? ""}/${cluster}`] : [];
+}
+
+/** The child kinds dbop caches, each with its type. */
+export const CHILD_KINDS = {
+  statefulSets: StatefulSets,
+  services: Services,
+  secrets: Secrets,
+  configMaps: ConfigMaps,
+  podDisruptionBudgets: PodDisruptionBudgets,
+  cronJobs: CronJobs,
+  jobs: Jobs,
+  pods: Pods,
+  persistentVolumeClaims: PersistentVolumeClaims,
+} as const;
+
+/** The cached types of each child kind. */
+export interface Children {
+  statefulSets: V1StatefulSet[];
+  services: V1Service[];
+  secrets: V1Secret[];
+  configMaps: V1ConfigMap[];
+  podDisruptionBudgets: V1PodDisruptionBudget[];
+  cronJobs: V1CronJob[];
+  jobs: V1Job[];
+  pods: V1Pod[];
+  persistentVolumeClaims: V1PersistentVolumeClaim[];
+  podMonitors: KubeObject[];
+}
+
+type ChildKind = keyof Children;
+
+/** The informers behind the reconciler, per namespace (`""` = all namespaces). */
+export class ClusterCache {
+  /** DatabaseCluster informers. */
+  readonly clusters: Informer<ClusterObject>[] = [];
+  /** StorageClasses, cluster-wide. */
+  readonly storageClasses: Informer<V1StorageClass>;
+  readonly #children = new Map<ChildKind, Informer<KubeObject>[]>();
+  readonly #manager: Manager;
+  readonly #namespaces: (string | undefined)[];
+
+  constructor(manager: Manager, namespaces: string[]) {
+    this.#manager = manager;
+    this.#namespaces = namespaces.length > 0 ? namespaces : [undefined];
+    for (const namespace of this.#namespaces) {
+      this.clusters.push(manager.informer(DatabaseClusters, {
+        namespace,
+        indexers: { [VERSION_INDEX]: fieldIndex("spec.version") },
+      }));
+      for (const [kind, type] of Object.entries(CHILD_KINDS) as [ChildKind, ResourceType][]) {
+        this.#add(kind, type, namespace);
+      }
+    }
+    this.storageClasses = manager.informer(StorageClasses);
+  }
+
+  #add(kind: ChildKind, type: ResourceType, namespace: string | undefined): Informer<KubeObject> {
+    const informer = this.#manager.informer(type as ResourceType<KubeObject>, {
+      namespace,
+      labelSelector: `${LABELS.managedBy}=${MANAGED_BY}`,
+      indexers: { [CLUSTER_INDEX]: clusterIndex },
+    });
+    const list = this.#children.get(kind) ?? [];
+    list.push(informer);
+    this.#children.set(kind, list);
+    return informer;
+  }
+
+  /** Starts caching PodMonitors (once their CRD exists); returns the new informers. */
+  watchPodMonitors(): Informer<KubeObject>[] {
+    if (this.#children.has("podMonitors")) return [];
+    return this.#namespaces.map((ns) => this.#add("podMonitors", PodMonitors, ns));
+  }
+
+  /** The informers of a child kind. */
+  informers(kind: ChildKind): Informer<KubeObject>[] {
+    return this.#children.get(kind) ?? [];
+  }
+
+  #informerFor<T extends KubeObject>(
+    list: Informer<T>[],
+    namespace: string,
+  ): Informer<T> | undefined {
+    return list.find((i) => i.namespace === undefined || i.namespace === namespace);
+  }
+
+  /** The cached DatabaseCluster, if any. */
+  cluster(namespace: string, name: string): ClusterObject | undefined {
+    return this.#informerFor(this.clusters, namespace)?.store.get(`${namespace}/${name}`);
+  }
+
+  /** Every cached child of a cluster, by kind. */
+  children(namespace: string, cluster: string): Children {
+    const result = {} as Record<ChildKind, KubeObject[]>;
+    for (const kind of [...Object.keys(CHILD_KINDS), "podMonitors"] as ChildKind[]) {
+      const informer = this.#informerFor(this.informers(kind), namespace);
+      result[kind] = informer
+        ? informer.store.byIndex(CLUSTER_INDEX, `${namespace}/${cluster}`)
+        : [];
+    }
+    return result as unknown as Children;
+  }
+
+  /** The cached StorageClass, if any. */
+  storageClass(name: string): V1StorageClass | undefined {
+    return this.storageClasses.store.get(name);
+  }
+}

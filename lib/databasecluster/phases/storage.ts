@@ -1,0 +1,80 @@
+/**
+ * Storage growth. A StatefulSet's volumeClaimTemplates are immutable, so a
+ * larger `spec.storage.size` is applied to each existing data volume directly,
+ * when its StorageClass allows expansion; otherwise nothing is changed and the
+ * caller reports why in a condition. Shrinking never reaches here (the CRD
+ * rejects it).
+ *
+ * @module
+ */
+import type { V1PersistentVolumeClaim, V1StorageClass } from "@kubernetes/client-node";
+import { PersistentVolumeClaims, type Resources } from "../../kube/mod.ts";
+
+const UNITS: Record<string, number> = {
+  "": 1,
+  k: 1e3,
+  M: 1e6,
+  G: 1e9,
+  T: 1e12,
+  P: 1e15,
+  Ki: 2 ** 10,
+  Mi: 2 ** 20,
+  Gi: 2 ** 30,
+  Ti: 2 ** 40,
+  Pi: 2 ** 50,
+};
+
+/** Bytes of a storage quantity such as `10Gi`, `500M` or `1073741824`. */
+export function quantityBytes(quantity: string): number {
+  const match = /^(\d+(?:\.\d+)?)([kMGTP]i?|Ki)?$/.exec(quantity.trim());
+  if (!match || !((match[2] ?? "") in UNITS)) {
+    throw new Error(`Cannot read storage quantity "${quantity}"`);
+  }
+  return Number(match[1]) * UNITS[match[2] ?? ""];
+}
+
+/** A volume that must grow, and whether its class allows it. */
+export interface Expansion {
+  claim: V1PersistentVolumeClaim;
+  from: string;
+  allowed: boolean;
+  storageClassName?: string;
+}
+
+/** The data volumes smaller than `size`, with whether their StorageClass allows expansion. */
+export function plannedExpansions(
+  claims: V1PersistentVolumeClaim[],
+  size: string,
+  storageClass: (name: string) => V1StorageClass | undefined,
+): Expansion[] {
+  const want = quantityBytes(size);
+  return claims.flatMap((claim) => {
+    const from = claim.spec?.resources?.requests?.storage;
+    if (!from || quantityBytes(String(from)) >= want) return [];
+    const storageClassName = claim.spec?.storageClassName;
+    const allowed = storageClassName
+      ? storageClass(storageClassName)?.allowVolumeExpansion === true
+      : false;
+    return [{ claim, from: String(from), allowed, storageClassName }];
+  });
+}
+
+/** Requests `size` on each expandable volume; returns the names of the volumes changed. */
+export async function expandVolumes(
+  resources: Resources,
+  expansions: Expansion[],
+  size: string,
+  signal?: AbortSignal,
+): Promise<string[]> {
+  const changed: string[] = [];
+  for (const { claim } of expansions.filter((e) => e.allowed)) {
+    await resources.patch(
+      PersistentVolumeClaims,
+      claim.metadata!.name!,
+      { spec: { resources: { requests: { storage: size } } } },
+      { namespace: claim.metadata!.namespace, signal },
+    );
+    changed.push(claim.metadata!.name!);
+  }
+  return changed;
+}

@@ -1,0 +1,133 @@
+/**
+ * What the builders share: object metadata with the common labels, the
+ * in-container paths the scripts and the pod specs agree on, images, base64
+ * encoding of Secret data and the configuration hash. Builders set no
+ * ownerReference: the reconciler adds the controller reference to each object
+ * before applying it, so the builders stay functions of the spec alone (and
+ * `dbop render` prints the same objects with no cluster to own them).
+ *
+ * @module
+ */
+import { createHash } from "node:crypto";
+import type { V1ObjectMeta, V1ResourceRequirements } from "@kubernetes/client-node";
+import type { DatabaseCluster } from "../../api/mod.ts";
+import { commonLabels, type Component } from "../names.ts";
+
+/** Paths inside the containers; the scripts and configuration files refer to them. */
+export const PATHS = {
+  /** Mount of the data volume. */
+  dataVolume: "/var/lib/postgresql/data",
+  /** PGDATA: a subdirectory, since a volume's root may hold `lost+found` and initdb wants it empty. */
+  pgdata: "/var/lib/postgresql/data/pgdata",
+  /** The ConfigMap: postgresql.conf, pg_hba.conf and the scripts. */
+  config: "/etc/dbop/config",
+  /** The server certificate: tls.crt, tls.key (and ca.crt when dbop issued it). */
+  tls: "/etc/dbop/tls",
+  /** Unix socket directory; also where start.sh writes the replication passfile. */
+  socket: "/var/run/postgresql",
+  /** The image entrypoint runs the scripts found here when it creates a new primary. */
+  initdb: "/docker-entrypoint-initdb.d",
+  /** Mount of the backup volume in the backup Job. */
+  backups: "/backups",
+} as const;
+
+/** Keys of the ConfigMap `<c>-config`. */
+export const CONFIG_KEYS = {
+  postgresqlConf: "postgresql.conf",
+  pgHba: "pg_hba.conf",
+  start: "start.sh",
+  cloneReplica: "clone-replica.sh",
+  initPrimary: "init-primary.sh",
+  backup: "backup.sh",
+} as const;
+
+/** The official image's `postgres` user and group, which the containers run as. */
+export const POSTGRES_UID = 999;
+
+/** The Prometheus community's PostgreSQL exporter, pinned. */
+export const EXPORTER_IMAGE = "quay.io/prometheuscommunity/postgres-exporter:v0.17.1";
+
+/** The PostgreSQL image: `spec.image`, else the official `postgres:<version>`. */
+export function postgresImage(cluster: DatabaseCluster): string {
+  return cluster.spec.image ?? `postgres:${cluster.spec.version}`;
+}
+
+/** The cluster's name. */
+export function clusterName(cluster: DatabaseCluster): string {
+  return cluster.metadata.name;
+}
+
+/** The cluster's namespace; children live in it, so it must be known. */
+export function clusterNamespace(cluster: DatabaseCluster): string {
+  const namespace = cluster.metadata.namespace;
+  if (!namespace) {
+    throw new Error(`Cannot build the children of "${cluster.metadata.name}": no namespace`);
+  }
+  return namespace;
+}
+
+/** `metadata` of a child: name, the cluster's namespace and the common labels. */
+export function childMetadata(
+  cluster: DatabaseCluster,
+  name: string,
+  component: Component,
+): V1ObjectMeta {
+  return {
+    name,
+    namespace: clusterNamespace(cluster),
+    labels: commonLabels(clusterName(cluster), component),
+  };
+}
+
+/** Base64 of the UTF-8 bytes of each value, as Secret `data` holds them. */
+export function encodeData(values: Record<string, string>): Record<string, string> {
+  const encoder = new TextEncoder();
+  return Object.fromEntries(
+    Object.entries(values).map(([key, value]) => {
+      const bytes = encoder.encode(value);
+      let binary = "";
+      for (const byte of bytes) binary += String.fromCharCode(byte);
+      return [key, btoa(binary)];
+    }),
+  );
+}
+
+/** The UTF-8 text of one key of a Secret's `data`, or undefined when absent. */
+export function decodeDataValue(
+  secret: { data?: Record<string, string> } | undefined,
+  key: string,
+): string | undefined {
+  const encoded = secret?.data?.[key];
+  if (encoded === undefined) return undefined;
+  return new TextDecoder().decode(Uint8Array.from(atob(encoded), (char) => char.charCodeAt(0)));
+}
+
+/** Hex SHA-256 of the given texts, each length-prefixed so that boundaries count. */
+export function contentHash(parts: readonly string[]): string {
+  const hash = createHash("sha256");
+  for (const part of parts) hash.update(`${part.length}:${part}`);
+  return hash.digest("hex");
+}
+
+/**
+ * The PostgreSQL container's resources from `spec.resources`, with numbers written as
+ * strings (the API server stores quantities as strings, so a number would read back
+ * different from what was applied).
+ */
+export function containerResources(cluster: DatabaseCluster): V1ResourceRequirements | undefined {
+  const resources = cluster.spec.resources;
+  if (!resources) return undefined;
+  const list = (values: Record<string, string | number | undefined> | undefined) => {
+    if (!values) return undefined;
+    const entries = Object.entries(values).filter(([, v]) => v !== undefined);
+    return entries.length === 0 ? undefined : Object.fromEntries(
+      entries.map(([key, value]) => [key, String(value)]),
+    );
+  };
+  const out: V1ResourceRequirements = {};
+  const requests = list(resources.requests);
+  const limits = list(resources.limits);
+  if (requests) out.requests = requests;
+  if (limits) out.limits = limits;
+  return requests || limits ? out : undefined;
+}

@@ -1,0 +1,158 @@
+/**
+ * Builders of the scheduled backups, when `backup.enabled`: the volume claim
+ * `<c>-backups` and the CronJob `<c>-backup`, whose Job runs `backup.sh` from
+ * `<c>-config` with the same PostgreSQL image as the instances (so pg_dump
+ * matches the server's major). It dumps the application database from the
+ * primary through `<c>-rw` as the superuser and keeps `retention` dumps. One
+ * backup at a time (`Forbid`): the volume is ReadWriteOnce and dumps compete.
+ *
+ * @module
+ */
+import type {
+  V1CronJob,
+  V1PersistentVolumeClaim,
+  V1Volume,
+  V1VolumeMount,
+} from "@kubernetes/client-node";
+import type { DatabaseCluster } from "../../api/mod.ts";
+import {
+  backupClaimName,
+  backupCronJobName,
+  commonLabels,
+  configMapName,
+  readWriteServiceName,
+  superuserSecretName,
+} from "../names.ts";
+import { childMetadata, clusterName, CONFIG_KEYS, PATHS, postgresImage } from "./common.ts";
+import { containerSecurityContext, podSecurityContext } from "./instance_pod.ts";
+import { SUPERUSER } from "./secrets.ts";
+import { issuesCertificates, serverTlsSecretName } from "./tls_secrets.ts";
+
+/** Finished Jobs kept for inspection (and for `status.lastBackup`). */
+const HISTORY = 3;
+
+/** A run may start this late (after downtime of the controller manager) and still count. */
+const STARTING_DEADLINE_SECONDS = 3600;
+
+/** Claim `<c>-backups`, or undefined when backups are disabled. */
+export function buildBackupClaim(cluster: DatabaseCluster): V1PersistentVolumeClaim | undefined {
+  const { backup } = cluster.spec;
+  if (!backup.enabled || !backup.storage) return undefined;
+  return {
+    apiVersion: "v1",
+    kind: "PersistentVolumeClaim",
+    metadata: childMetadata(cluster, backupClaimName(clusterName(cluster)), "backup"),
+    spec: {
+      accessModes: ["ReadWriteOnce"],
+      resources: { requests: { storage: backup.storage.size } },
+      ...(backup.storage.storageClassName
+        ? { storageClassName: backup.storage.storageClassName }
+        : {}),
+    },
+  };
+}
+
+function tlsEnv(cluster: DatabaseCluster) {
+  if (!cluster.spec.security.tls.enabled) return [{ name: "PGSSLMODE", value: "disable" }];
+  if (!issuesCertificates(cluster)) return [{ name: "PGSSLMODE", value: "require" }];
+  return [
+    { name: "PGSSLMODE", value: "verify-ca" },
+    { name: "PGSSLROOTCERT", value: `${PATHS.tls}/ca.crt` },
+  ];
+}
+
+/** The Job's volumes with where each is mounted: the backups, backup.sh, and our CA if any. */
+function jobVolumes(cluster: DatabaseCluster): { volume: V1Volume; mount: V1VolumeMount }[] {
+  const name = clusterName(cluster);
+  const volumes: { volume: V1Volume; mount: V1VolumeMount }[] = [
+    {
+      volume: { name: "backups", persistentVolumeClaim: { claimName: backupClaimName(name) } },
+      mount: { name: "backups", mountPath: PATHS.backups },
+    },
+    {
+      volume: {
+        name: "config",
+        configMap: {
+          name: configMapName(name),
+          defaultMode: 0o555,
+          items: [{ key: CONFIG_KEYS.backup, path: CONFIG_KEYS.backup }],
+        },
+      },
+      mount: { name: "config", mountPath: PATHS.config, readOnly: true },
+    },
+  ];
+  const tlsSecret = serverTlsSecretName(cluster);
+  if (tlsSecret && issuesCertificates(cluster)) {
+    volumes.push({
+      volume: {
+        name: "tls",
+        secret: {
+          secretName: tlsSecret,
+          defaultMode: 0o440,
+          items: [{ key: "ca.crt", path: "ca.crt" }],
+        },
+      },
+      mount: { name: "tls", mountPath: PATHS.tls, readOnly: true },
+    });
+  }
+  return volumes;
+}
+
+/** CronJob `<c>-backup`, or undefined when backups are disabled. */
+export function buildBackupCronJob(cluster: DatabaseCluster): V1CronJob | undefined {
+  const { backup, network, security } = cluster.spec;
+  if (!backup.enabled || backup.schedule === undefined) return undefined;
+  const name = clusterName(cluster);
+  const labels = commonLabels(name, "backup");
+  const volumes = jobVolumes(cluster);
+  return {
+    apiVersion: "batch/v1",
+    kind: "CronJob",
+    metadata: childMetadata(cluster, backupCronJobName(name), "backup"),
+    spec: {
+      schedule: backup.schedule,
+      concurrencyPolicy: "Forbid",
+      startingDeadlineSeconds: STARTING_DEADLINE_SECONDS,
+      successfulJobsHistoryLimit: HISTORY,
+      failedJobsHistoryLimit: HISTORY,
+      jobTemplate: {
+        metadata: { labels },
+        spec: {
+          backoffLimit: 2,
+          template: {
+            metadata: { labels },
+            spec: {
+              restartPolicy: "Never",
+              automountServiceAccountToken: false,
+              enableServiceLinks: false,
+              securityContext: podSecurityContext(),
+              containers: [{
+                name: "backup",
+                image: postgresImage(cluster),
+                command: ["/bin/sh", `${PATHS.config}/${CONFIG_KEYS.backup}`],
+                env: [
+                  { name: "PGHOST", value: readWriteServiceName(name) },
+                  { name: "PGPORT", value: String(network.port) },
+                  { name: "PGUSER", value: SUPERUSER },
+                  {
+                    name: "PGPASSWORD",
+                    valueFrom: {
+                      secretKeyRef: { name: superuserSecretName(name), key: "password" },
+                    },
+                  },
+                  { name: "PGDATABASE", value: security.authentication.database },
+                  ...tlsEnv(cluster),
+                  { name: "BACKUP_DIR", value: PATHS.backups },
+                  { name: "BACKUP_RETENTION", value: String(backup.retention) },
+                ],
+                volumeMounts: volumes.map(({ mount }) => mount),
+                securityContext: containerSecurityContext(),
+              }],
+              volumes: volumes.map(({ volume }) => volume),
+            },
+          },
+        },
+      },
+    },
+  };
+}

@@ -1,0 +1,37 @@
+import assert from "node:assert/strict";
+import { testCluster } from "../testdata/clusters.ts";
+import { buildConfigMap, configHash } from "./config_map.ts";
+import { renderPgHba, renderPostgresqlConf } from "./postgresql_conf.ts";
+import { renderStartScript } from "./scripts.ts";
+
+Deno.test("buildConfigMap() holds the configuration files and every script", () => {
+  const cluster = testCluster();
+  const configMap = buildConfigMap(cluster);
+  assert.equal(configMap.kind, "ConfigMap");
+  assert.equal(configMap.metadata?.name, "pg-config");
+  assert.equal(configMap.metadata?.labels?.["app.kubernetes.io/component"], "config");
+  assert.deepEqual(Object.keys(configMap.data ?? {}).sort(), [
+    "backup.sh",
+    "clone-replica.sh",
+    "init-primary.sh",
+    "pg_hba.conf",
+    "postgresql.conf",
+    "start.sh",
+  ]);
+  assert.equal(configMap.data?.["postgresql.conf"], renderPostgresqlConf(cluster));
+  assert.equal(configMap.data?.["pg_hba.conf"], renderPgHba(cluster));
+  assert.equal(configMap.data?.["start.sh"], renderStartScript());
+});
+
+Deno.test("configHash() changes with the configuration and the certificate, and only then", () => {
+  const base = configHash(testCluster());
+  assert.equal(configHash(testCluster()), base);
+  assert.equal(configHash(testCluster({ replicas: 3 })), base);
+  const tuned = testCluster({ postgresql: { parameters: { work_mem: "8MB" } } });
+  assert.notEqual(configHash(tuned), base);
+  assert.notEqual(configHash(testCluster(), { certificate: "renewed" }), base);
+  assert.notEqual(
+    configHash(testCluster(), { certificate: "a" }),
+    configHash(testCluster(), { certificate: "b" }),
+  );
+});

@@ -1,0 +1,80 @@
+/**
+ * Builder of the StatefulSet `<c>`: one pod and one data volume per instance,
+ * started in order (`<c>-0`, the primary, first) and updated from the highest
+ * ordinal down, so a rolling update restarts the standbys before the primary.
+ * The volume claim template cannot change after creation, so the reconciler
+ * passes the live claim size when the StatefulSet exists (storage growth is
+ * done on the claims themselves).
+ *
+ * @module
+ */
+import type { V1StatefulSet } from "@kubernetes/client-node";
+import type { DatabaseCluster } from "../../api/mod.ts";
+import {
+  ANNOTATIONS,
+  commonLabels,
+  DATA_VOLUME,
+  headlessServiceName,
+  instanceSelector,
+  statefulSetName,
+} from "../names.ts";
+import { childMetadata, clusterName } from "./common.ts";
+import { configHash } from "./config_map.ts";
+import { buildInstancePodSpec } from "./instance_pod.ts";
+
+/** Inputs of {@link buildStatefulSet} beyond the cluster. */
+export interface StatefulSetOptions {
+  /**
+   * Storage request in the volume claim template: the live StatefulSet's, since that
+   * field is immutable; `spec.storage.size` when creating.
+   */
+  claimSize?: string;
+  /** The server certificate (PEM) the pods use: a renewal changes the hash and rolls them. */
+  certificate?: string;
+}
+
+/** StatefulSet `<c>`. */
+export function buildStatefulSet(
+  cluster: DatabaseCluster,
+  options: StatefulSetOptions = {},
+): V1StatefulSet {
+  const name = clusterName(cluster);
+  const { storage } = cluster.spec;
+  const claimSpec = {
+    accessModes: ["ReadWriteOnce"],
+    resources: { requests: { storage: options.claimSize ?? storage.size } },
+    ...(storage.storageClassName ? { storageClassName: storage.storageClassName } : {}),
+  };
+  return {
+    apiVersion: "apps/v1",
+    kind: "StatefulSet",
+    metadata: {
+      ...childMetadata(cluster, statefulSetName(name), "database"),
+      annotations: { [ANNOTATIONS.version]: cluster.spec.version },
+    },
+    spec: {
+      replicas: cluster.spec.replicas,
+      serviceName: headlessServiceName(name),
+      selector: { matchLabels: instanceSelector(name) },
+      podManagementPolicy: "OrderedReady",
+      updateStrategy: { type: "RollingUpdate" },
+      // A removed standby's volume holds a stale copy: scaling up again clones afresh
+      // rather than resume from WAL the primary may no longer have. Deleting the
+      // cluster keeps volumes here; the finalizer applies deletionPolicy.
+      persistentVolumeClaimRetentionPolicy: { whenDeleted: "Retain", whenScaled: "Delete" },
+      template: {
+        metadata: {
+          labels: commonLabels(name, "database"),
+          annotations: {
+            [ANNOTATIONS.configHash]: configHash(cluster, { certificate: options.certificate }),
+          },
+        },
+        spec: buildInstancePodSpec(cluster),
+      },
+      volumeClaimTemplates: [{
+        metadata: { name: DATA_VOLUME, labels: commonLabels(name, "database") },
+        spec: claimSpec,
+      }],
+    },
+  };
+}

@@ -1,0 +1,71 @@
+import assert from "node:assert/strict";
+import { testCluster } from "../testdata/clusters.ts";
+import { buildStatefulSet } from "./stateful_set.ts";
+
+const SELECTOR = {
+  "database.example.com/cluster": "pg",
+  "app.kubernetes.io/component": "database",
+};
+
+Deno.test("buildStatefulSet() runs the instances under the headless Service", () => {
+  const set = buildStatefulSet(testCluster({ replicas: 3 }));
+  assert.equal(set.apiVersion, "apps/v1");
+  assert.equal(set.kind, "StatefulSet");
+  assert.equal(set.metadata?.name, "pg");
+  assert.equal(set.metadata?.namespace, "shop");
+  assert.equal(set.spec?.replicas, 3);
+  assert.equal(set.spec?.serviceName, "pg-headless");
+  assert.equal(set.spec?.podManagementPolicy, "OrderedReady");
+  assert.deepEqual(set.spec?.selector, { matchLabels: SELECTOR });
+  assert.equal(set.status, undefined);
+  assert.equal(set.metadata?.ownerReferences, undefined);
+});
+
+Deno.test("buildStatefulSet() labels the pods so that its selector matches them", () => {
+  const labels = buildStatefulSet(testCluster()).spec?.template.metadata?.labels ?? {};
+  for (const [key, value] of Object.entries(SELECTOR)) assert.equal(labels[key], value);
+  assert.equal(labels["database.example.com/role"], undefined);
+  assert.equal(labels["app.kubernetes.io/managed-by"], "dbop");
+});
+
+Deno.test("buildStatefulSet() claims a data volume of the spec's size and class", () => {
+  const cluster = testCluster({ storage: { size: "20Gi", storageClassName: "fast-ssd" } });
+  const [template] = buildStatefulSet(cluster).spec?.volumeClaimTemplates ?? [];
+  assert.equal(template.metadata?.name, "data");
+  assert.equal(template.metadata?.labels?.["database.example.com/cluster"], "pg");
+  assert.deepEqual(template.spec, {
+    accessModes: ["ReadWriteOnce"],
+    resources: { requests: { storage: "20Gi" } },
+    storageClassName: "fast-ssd",
+  });
+  const unclassed = buildStatefulSet(testCluster()).spec?.volumeClaimTemplates?.[0];
+  assert.equal(unclassed?.spec?.storageClassName, undefined);
+});
+
+Deno.test("buildStatefulSet() keeps the live claim size, since the template is immutable", () => {
+  const set = buildStatefulSet(testCluster({ storage: { size: "50Gi" } }), { claimSize: "10Gi" });
+  const template = set.spec?.volumeClaimTemplates?.[0];
+  assert.equal(template?.spec?.resources?.requests?.storage, "10Gi");
+});
+
+Deno.test("buildStatefulSet() rolls the pods when the configuration or certificate changes", () => {
+  const hash = (set: ReturnType<typeof buildStatefulSet>) =>
+    set.spec?.template.metadata?.annotations?.["database.example.com/config-hash"];
+  const base = hash(buildStatefulSet(testCluster()));
+  assert.match(base ?? "", /^[0-9a-f]{64}$/);
+  assert.equal(hash(buildStatefulSet(testCluster({ replicas: 3 }))), base);
+  const tuned = testCluster({ postgresql: { parameters: { work_mem: "64MB" } } });
+  assert.notEqual(hash(buildStatefulSet(tuned)), base);
+  assert.notEqual(hash(buildStatefulSet(testCluster(), { certificate: "renewed" })), base);
+});
+
+Deno.test("buildStatefulSet() deletes a removed standby's volume but keeps volumes on deletion", () => {
+  assert.deepEqual(buildStatefulSet(testCluster()).spec?.persistentVolumeClaimRetentionPolicy, {
+    whenDeleted: "Retain",
+    whenScaled: "Delete",
+  });
+});
+
+Deno.test("buildStatefulSet() is deterministic", () => {
+  assert.deepEqual(buildStatefulSet(testCluster()), buildStatefulSet(testCluster()));
+});

@@ -33,6 +33,8 @@ export const LABELS = {
 export const ANNOTATIONS = {
   /** On the pod template: a hash of the configuration the pods read, so a change rolls them. */
   configHash: `${GROUP}/config-hash`,
+  /** On the StatefulSet: the PostgreSQL version it runs, so a major change can be refused. */
+  version: `${GROUP}/postgresql-version`,
 } as const;
 
 /** Value of `app.kubernetes.io/name` on every child. */

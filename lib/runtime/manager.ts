@@ -61,7 +61,10 @@ export class Manager {
   /** The shared informer for `type` in a namespace (all when undefined) with a label selector. */
   informer<T extends KubeObject>(
     type: ResourceType<T>,
-    options: Pick<InformerOptions<T>, "namespace" | "labelSelector" | "indexers"> = {},
+    options: Pick<
+      InformerOptions<T>,
+      "namespace" | "labelSelector" | "fieldSelector" | "indexers"
+    > = {},
   ): Informer<T> {
     const key = [
       type.group,
@@ -69,8 +72,8 @@ export class Manager {
       type.plural,
       options.namespace ?? "",
       options.labelSelector ?? "",
-    ]
-      .join("|");
+      options.fieldSelector ?? "",
+    ].join("|");
     let informer = this.#informers.get(key) as Informer<T> | undefined;
     if (!informer) {
       informer = new Informer<T>(this.resources, type, options);

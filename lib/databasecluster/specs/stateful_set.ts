@@ -18,7 +18,7 @@ import {
   instanceSelector,
   statefulSetName,
 } from "../names.ts";
-import { childMetadata, clusterName } from "./common.ts";
+import { canonicalQuantity, childMetadata, clusterName } from "./common.ts";
 import { configHash } from "./config_map.ts";
 import { buildInstancePodSpec } from "./instance_pod.ts";
 
@@ -42,7 +42,7 @@ export function buildStatefulSet(
   const { storage } = cluster.spec;
   const claimSpec = {
     accessModes: ["ReadWriteOnce"],
-    resources: { requests: { storage: options.claimSize ?? storage.size } },
+    resources: { requests: { storage: canonicalQuantity(options.claimSize ?? storage.size) } },
     ...(storage.storageClassName ? { storageClassName: storage.storageClassName } : {}),
   };
   return {

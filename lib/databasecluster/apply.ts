@@ -1,0 +1,84 @@
+/**
+ * Applying children: each desired object is server-side applied only when it
+ * differs from its cached copy ({@linkcode needsApply}), so a converged cluster
+ * costs no writes; optional children that are no longer wanted are deleted.
+ *
+ * @module
+ */
+import type { KubernetesObject } from "@kubernetes/client-node";
+import {
+  ConfigMaps,
+  CronJobs,
+  PersistentVolumeClaims,
+  PodDisruptionBudgets,
+  type Resources,
+  type ResourceType,
+  Secrets,
+  Services,
+  StatefulSets,
+} from "../kube/mod.ts";
+import { type Children, PodMonitors } from "./cache.ts";
+import { needsApply } from "./drift.ts";
+
+const TYPES: Record<string, [ResourceType, keyof Children]> = {
+  Secret: [Secrets, "secrets"],
+  ConfigMap: [ConfigMaps, "configMaps"],
+  Service: [Services, "services"],
+  StatefulSet: [StatefulSets, "statefulSets"],
+  PodDisruptionBudget: [PodDisruptionBudgets, "podDisruptionBudgets"],
+  PersistentVolumeClaim: [PersistentVolumeClaims, "persistentVolumeClaims"],
+  CronJob: [CronJobs, "cronJobs"],
+  PodMonitor: [PodMonitors, "podMonitors"],
+};
+
+function typeOf(kind: string): [ResourceType, keyof Children] {
+  const entry = TYPES[kind];
+  if (!entry) throw new Error(`Cannot apply a child of kind "${kind}"`);
+  return entry;
+}
+
+function cached(children: Children, kind: string, name: string): KubernetesObject | undefined {
+  const [, key] = typeOf(kind);
+  return (children[key] as KubernetesObject[]).find((o) => o.metadata?.name === name);
+}
+
+/** Applies the desired objects that differ from the cache; returns what was created and updated. */
+export async function applyChildren(
+  resources: Resources,
+  desired: KubernetesObject[],
+  children: Children,
+  signal?: AbortSignal,
+): Promise<{ created: KubernetesObject[]; updated: KubernetesObject[] }> {
+  const created: KubernetesObject[] = [];
+  const updated: KubernetesObject[] = [];
+  for (const object of desired) {
+    const live = cached(children, object.kind!, object.metadata!.name!);
+    if (
+      !needsApply(object as Record<string, unknown>, live as Record<string, unknown> | undefined)
+    ) continue;
+    await resources.apply(typeOf(object.kind!)[0], object, { signal });
+    (live ? updated : created).push(object);
+  }
+  return { created, updated };
+}
+
+/** Deletes cached optional children that are no longer wanted; returns their descriptions. */
+export async function deleteUnwanted(
+  resources: Resources,
+  unwanted: { kind: string; name: string }[],
+  children: Children,
+  signal?: AbortSignal,
+): Promise<string[]> {
+  const removed: string[] = [];
+  for (const { kind, name } of unwanted) {
+    const live = cached(children, kind, name);
+    if (!live) continue;
+    await resources.delete(typeOf(kind)[0], name, {
+      namespace: live.metadata?.namespace,
+      signal,
+      preconditionUid: live.metadata?.uid,
+    });
+    removed.push(`${kind} "${name}"`);
+  }
+  return removed;
+}

@@ -1,0 +1,128 @@
+/**
+ * Wires the DatabaseCluster controller into a manager: the caches (clusters
+ * and their label-filtered children), the mappings from children to their
+ * cluster (owner references for what the cluster owns, the cluster label for
+ * pods, volumes and backup Jobs, which other controllers create), PodMonitor
+ * discovery (its CRD watched by name, so installing it later just works), the
+ * event recorder, the cluster metrics and the reconciler.
+ *
+ * @module
+ */
+import type { V1CustomResourceDefinition } from "@kubernetes/client-node";
+import { getLogger } from "@logtape/logtape";
+import { DATABASE_CLUSTER } from "../api/mod.ts";
+import { resourceType } from "../kube/mod.ts";
+import {
+  type Clock,
+  Controller,
+  EventRecorder,
+  type KubeObject,
+  type Manager,
+  systemClock,
+} from "../runtime/mod.ts";
+import { ClusterCache } from "./cache.ts";
+import { registerClusterMetrics } from "./metrics.ts";
+import { LABELS } from "./names.ts";
+import { databaseClusterReconciler } from "./reconciler.ts";
+
+/** Name of the controller (metrics label, logs). */
+export const CONTROLLER_NAME = "databasecluster";
+
+/** The CRD whose presence enables PodMonitors. */
+export const POD_MONITOR_CRD = "podmonitors.monitoring.coreos.com";
+
+const CustomResourceDefinitions = resourceType<V1CustomResourceDefinition>(
+  "apiextensions.k8s.io",
+  "v1",
+  "CustomResourceDefinition",
+  { namespaced: false },
+);
+
+/** Options of {@linkcode setupDatabaseClusterController}. */
+export interface SetupOptions {
+  /** Namespaces to watch; empty for all. */
+  namespaces: string[];
+  maxConcurrentReconciles?: number;
+  /** Identity in events (`reportingInstance`), e.g. the pod name. */
+  instance: string;
+  clock?: Clock;
+}
+
+const logger = getLogger(["dbop", "databasecluster"]);
+
+function byClusterLabel(obj: KubeObject) {
+  const cluster = obj.metadata?.labels?.[LABELS.cluster];
+  return cluster && obj.metadata?.namespace
+    ? [{ namespace: obj.metadata.namespace, name: cluster }]
+    : [];
+}
+
+/** Adds the DatabaseCluster controller (and its caches) to `manager`. */
+export function setupDatabaseClusterController(
+  manager: Manager,
+  options: SetupOptions,
+): Controller {
+  const clock = options.clock ?? systemClock;
+  const cache = new ClusterCache(manager, options.namespaces);
+  const crds = manager.informer(CustomResourceDefinitions, {
+    fieldSelector: `metadata.name=${POD_MONITOR_CRD}`,
+  });
+  const events = new EventRecorder(manager.resources, {
+    reportingController: `${DATABASE_CLUSTER.group}/dbop`,
+    reportingInstance: options.instance,
+    clock,
+  });
+  const metrics = registerClusterMetrics(
+    manager.metrics.registry,
+    () => cache.clusters.map((i) => i.store),
+  );
+  const podMonitorCrd = () => crds.store.get(POD_MONITOR_CRD) !== undefined;
+  const controller = new Controller(
+    CONTROLLER_NAME,
+    databaseClusterReconciler({
+      resources: manager.resources,
+      cache,
+      events,
+      metrics,
+      clock,
+      podMonitorCrd,
+    }),
+    { metrics: manager.metrics, maxConcurrentReconciles: options.maxConcurrentReconciles, clock },
+  );
+  for (const informer of cache.clusters) controller.watchFor(informer);
+  for (
+    const kind of [
+      "statefulSets",
+      "services",
+      "secrets",
+      "configMaps",
+      "podDisruptionBudgets",
+      "cronJobs",
+    ] as const
+  ) {
+    for (const informer of cache.informers(kind)) controller.owns(informer, DATABASE_CLUSTER.kind);
+  }
+  for (const kind of ["pods", "persistentVolumeClaims", "jobs"] as const) {
+    for (const informer of cache.informers(kind)) controller.watches(informer, byClusterLabel);
+  }
+  const watchPodMonitors = () => {
+    for (const informer of cache.watchPodMonitors()) {
+      controller.owns(informer, DATABASE_CLUSTER.kind);
+    }
+  };
+  crds.addHandler((event) => {
+    if (event.type === "deleted") return;
+    logger.info("PodMonitor CRD found: managing PodMonitors");
+    watchPodMonitors();
+    for (const informer of cache.clusters) {
+      for (const cluster of informer.store.list()) {
+        controller.enqueue({
+          namespace: cluster.metadata!.namespace!,
+          name: cluster.metadata!.name!,
+        });
+      }
+    }
+  });
+  manager.add(controller);
+  return controller;
+}

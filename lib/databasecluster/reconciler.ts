@@ -1,0 +1,353 @@
+/**
+ * The DatabaseCluster reconciler: level-based and thin. Each run reads the
+ * cluster and its children from the cache, validates the spec, lets the
+ * finalizer decide between apply and cleanup, and for apply: refuses a major
+ * upgrade (condition, event, TerminalError; nothing is changed), builds the
+ * desired children, server-side applies only those that differ from the
+ * cache, removes optional children no longer wanted, labels pod roles, grows
+ * volumes, and writes status only when it changed. Events are tied to writes
+ * and transitions, so a converged cluster causes no writes and no events.
+ *
+ * @module
+ */
+import type { KubernetesObject } from "@kubernetes/client-node";
+import {
+  type DatabaseCluster,
+  InvalidDatabaseClusterError,
+  majorOf,
+  parseDatabaseCluster,
+} from "../api/mod.ts";
+import { type Resources, Secrets } from "../kube/mod.ts";
+import {
+  type Clock,
+  type EventInfo,
+  type EventRecorder,
+  type ReconcileContext,
+  type Reconciler,
+  type ReconcileResult,
+  TerminalError,
+  withFinalizer,
+} from "../runtime/mod.ts";
+import { applyChildren, deleteUnwanted } from "./apply.ts";
+import { type Children, type ClusterCache, type ClusterObject, DatabaseClusters } from "./cache.ts";
+import { nextCondition, statusEqual } from "./conditions.ts";
+import { desiredChildren } from "./desired.ts";
+import type { ClusterMetrics } from "./metrics.ts";
+import { ANNOTATIONS, COMPONENTS, FINALIZER, LABELS } from "./names.ts";
+import { cleanUpVolumes } from "./phases/deletion.ts";
+import { labelPodRoles } from "./phases/pods.ts";
+import { expandVolumes, plannedExpansions } from "./phases/storage.ts";
+import { computeStatus, type StatusProblem } from "./status.ts";
+
+/** What the reconciler needs. */
+export interface ReconcilerDeps {
+  resources: Resources;
+  cache: ClusterCache;
+  events: EventRecorder;
+  metrics: ClusterMetrics;
+  clock: Clock;
+  /** Whether the PodMonitor CRD is installed. */
+  podMonitorCrd: () => boolean;
+}
+
+/** Longest wait before a reconcile that only checks certificate renewal. */
+const MAX_REQUEUE_MS = 12 * 60 * 60 * 1000;
+
+type Status = NonNullable<DatabaseCluster["status"]>;
+
+/** The reconcile function of the DatabaseCluster controller. */
+export function databaseClusterReconciler(deps: ReconcilerDeps): Reconciler {
+  return async (request, context) => {
+    const cached = deps.cache.cluster(request.namespace, request.name);
+    if (!cached) return {};
+    const object: ClusterObject = {
+      ...cached,
+      apiVersion: cached.apiVersion ?? "database.example.com/v1",
+      kind: cached.kind ?? "DatabaseCluster",
+    };
+    let cluster: DatabaseCluster;
+    try {
+      cluster = parseDatabaseCluster(object);
+    } catch (error) {
+      if (!(error instanceof InvalidDatabaseClusterError)) throw error;
+      deps.events.record(object, warning("InvalidSpec", "Validate", error.message));
+      throw new TerminalError(error.message);
+    }
+    const result = await withFinalizer(deps.resources, object, {
+      type: DatabaseClusters,
+      finalizer: FINALIZER,
+      signal: context.signal,
+      apply: () => applyCluster(deps, object, cluster, context),
+      cleanup: () => cleanUpCluster(deps, object, cluster, context),
+    });
+    return result ?? {};
+  };
+}
+
+function warning(reason: string, action: string, note: string): EventInfo {
+  return { type: "Warning", reason, action, note };
+}
+
+function normal(reason: string, action: string, note: string): EventInfo {
+  return { type: "Normal", reason, action, note };
+}
+
+/** A major version change the running cluster cannot take yet. */
+function majorUpgradeProblem(
+  cluster: DatabaseCluster,
+  children: Children,
+): StatusProblem | undefined {
+  const running = children.statefulSets[0]?.metadata?.annotations?.[ANNOTATIONS.version];
+  if (!running || majorOf(running) === majorOf(cluster.spec.version)) return undefined;
+  return {
+    reason: "UpgradeBlocked",
+    message:
+      `Cannot change the major version of "${cluster.metadata.name}" in place: from "${running}" ` +
+      `to "${cluster.spec.version}"; major upgrades are not supported yet, so nothing was changed`,
+  };
+}
+
+async function existingSecretProblem(
+  deps: ReconcilerDeps,
+  cluster: DatabaseCluster,
+  signal: AbortSignal,
+): Promise<StatusProblem | undefined> {
+  const name = cluster.spec.security.authentication.existingSecret;
+  if (!name) return undefined;
+  // The user's Secret carries no dbop label, so it is not cached: one read per reconcile.
+  const secret = await deps.resources.getOrUndefined(Secrets, name, {
+    namespace: cluster.metadata.namespace,
+    signal,
+  });
+  const missing = ["username", "password"].filter((key) => !secret?.data?.[key]);
+  if (secret && missing.length === 0) return undefined;
+  return {
+    reason: "SecretNotFound",
+    message: secret
+      ? `Secret "${name}" lacks ${missing.map((k) => `"${k}"`).join(" and ")}`
+      : `Secret "${name}" named by security.authentication.existingSecret does not exist`,
+  };
+}
+
+async function applyCluster(
+  deps: ReconcilerDeps,
+  object: ClusterObject,
+  cluster: DatabaseCluster,
+  context: ReconcileContext,
+): Promise<ReconcileResult> {
+  const { namespace, name } = cluster.metadata as { namespace: string; name: string };
+  const now = new Date(deps.clock.now());
+  const children = deps.cache.children(namespace, name);
+  const blocked = majorUpgradeProblem(cluster, children) ??
+    await existingSecretProblem(deps, cluster, context.signal);
+  if (blocked) {
+    await writeStatus(deps, object, cluster, children, { now, problems: [blocked] });
+    deps.events.record(object, warning(blocked.reason, "Reconcile", blocked.message));
+    throw new TerminalError(blocked.message);
+  }
+  const desired = await desiredChildren(cluster, children, {
+    now,
+    podMonitorCrd: deps.podMonitorCrd(),
+  });
+  const written = await applyChildren(deps.resources, desired.objects, children, context.signal);
+  const removed = await deleteUnwanted(deps.resources, desired.unwanted, children, context.signal);
+  await labelPodRoles(deps.resources, name, children.pods, context.signal);
+  const notices: string[] = [];
+  const dataClaims = children.persistentVolumeClaims.filter((c) =>
+    c.metadata?.labels?.[LABELS.component] === COMPONENTS.database
+  );
+  const expansions = plannedExpansions(
+    dataClaims,
+    cluster.spec.storage.size,
+    (n) => deps.cache.storageClass(n),
+  );
+  const grown = await expandVolumes(
+    deps.resources,
+    expansions,
+    cluster.spec.storage.size,
+    context.signal,
+  );
+  const stuck = expansions.filter((e) => !e.allowed);
+  if (!deps.podMonitorCrd() && cluster.spec.monitoring.podMonitor) {
+    notices.push("PodMonitor not created: the monitoring.coreos.com CRD is not installed");
+  }
+  const status = await writeStatus(deps, object, cluster, children, { now, notices, stuck });
+  reportChanges(deps, object, cluster, children, { written, removed, grown, stuck, status });
+  context.log.debug("Reconciled: {created} created, {updated} updated", {
+    created: written.created.length,
+    updated: written.updated.length,
+  });
+  const renewInMs = desired.renewAt ? desired.renewAt.getTime() - now.getTime() : MAX_REQUEUE_MS;
+  return { requeueAfter: Math.max(1000, Math.min(renewInMs, MAX_REQUEUE_MS)) };
+}
+
+async function writeStatus(
+  deps: ReconcilerDeps,
+  object: ClusterObject,
+  cluster: DatabaseCluster,
+  children: Children,
+  options: {
+    now: Date;
+    problems?: StatusProblem[];
+    notices?: string[];
+    stuck?: ReturnType<typeof plannedExpansions>;
+  },
+): Promise<{ before?: Status; after: Status }> {
+  const after = computeStatus(cluster, {
+    statefulSet: children.statefulSets[0],
+    pods: children.pods,
+    claims: children.persistentVolumeClaims,
+    backupJobs: children.jobs,
+    problems: options.problems,
+    notices: options.notices,
+  }, { now: options.now });
+  if (options.stuck?.length) {
+    const classes = [...new Set(options.stuck.map((e) => `"${e.storageClassName ?? "(none)"}"`))];
+    const update = {
+      type: "Progressing",
+      status: "False" as const,
+      reason: "VolumeExpansionNotSupported",
+      message:
+        `Cannot grow ${options.stuck.length} data volume(s) to "${cluster.spec.storage.size}": ` +
+        `StorageClass ${classes.join(", ")} does not allow volume expansion`,
+    };
+    const others = (after.conditions ?? []).filter((c) => c.type !== update.type);
+    after.conditions = [
+      ...others,
+      nextCondition(cluster.status?.conditions, update, {
+        now: options.now,
+        generation: cluster.metadata.generation,
+      }),
+    ];
+  }
+  const before = cluster.status;
+  if (!statusEqual(before, after)) {
+    await deps.resources.apply(DatabaseClusters, {
+      apiVersion: object.apiVersion,
+      kind: object.kind,
+      metadata: { name: cluster.metadata.name, namespace: cluster.metadata.namespace },
+      status: after,
+    }, { subresource: "status" });
+  }
+  return { before, after };
+}
+
+function reportChanges(
+  deps: ReconcilerDeps,
+  object: ClusterObject,
+  cluster: DatabaseCluster,
+  children: Children,
+  facts: {
+    written: { created: KubernetesObject[]; updated: KubernetesObject[] };
+    removed: string[];
+    grown: string[];
+    stuck: unknown[];
+    status: { before?: Status; after: Status };
+  },
+): void {
+  const describe = (objects: KubernetesObject[]) =>
+    objects.map((o) => `${o.kind} "${o.metadata?.name}"`).join(", ");
+  const { created, updated } = facts.written;
+  const live = children.statefulSets[0];
+  if (created.some((o) => o.kind === "StatefulSet")) {
+    deps.metrics.created.inc({
+      namespace: cluster.metadata.namespace ?? "",
+      version: cluster.spec.version,
+    });
+  }
+  if (created.length > 0) {
+    deps.events.record(object, normal("Created", "Create", `Created ${describe(created)}`));
+  }
+  if (updated.length > 0) {
+    deps.events.record(object, normal("Updated", "Update", `Updated ${describe(updated)}`));
+  }
+  if (facts.removed.length > 0) {
+    deps.events.record(object, normal("Updated", "Delete", `Removed ${facts.removed.join(", ")}`));
+  }
+  const previousReplicas = live?.spec?.replicas;
+  if (live && previousReplicas !== undefined && previousReplicas !== cluster.spec.replicas) {
+    const up = cluster.spec.replicas > previousReplicas;
+    deps.events.record(
+      object,
+      normal(
+        up ? "ScaledUp" : "ScaledDown",
+        "Scale",
+        `Scaled from ${previousReplicas} to ${cluster.spec.replicas} instances`,
+      ),
+    );
+  }
+  if (facts.grown.length > 0) {
+    deps.events.record(
+      object,
+      normal(
+        "Updated",
+        "Resize",
+        `Requested "${cluster.spec.storage.size}" for ${facts.grown.join(", ")}`,
+      ),
+    );
+  }
+  const { before, after } = facts.status;
+  if (after.phase !== before?.phase) {
+    if (after.phase === "Running") {
+      deps.events.record(object, normal("Ready", "Reconcile", after.message ?? "Ready"));
+    }
+    if (after.phase === "Degraded") {
+      deps.events.record(object, warning("Degraded", "Reconcile", after.message ?? "Degraded"));
+    }
+  }
+  if (
+    facts.stuck.length > 0 &&
+    before?.conditions?.find((c) => c.reason === "VolumeExpansionNotSupported") === undefined
+  ) {
+    const condition = after.conditions?.find((c) => c.reason === "VolumeExpansionNotSupported");
+    deps.events.record(
+      object,
+      warning("VolumeExpansionNotSupported", "Resize", condition?.message ?? ""),
+    );
+  }
+  const backupBefore = before?.conditions?.find((c) => c.type === "BackupReady");
+  const backupAfter = after.conditions?.find((c) => c.type === "BackupReady");
+  if (
+    backupAfter && backupAfter.status !== "Unknown" && backupAfter.message !== backupBefore?.message
+  ) {
+    deps.events.record(
+      object,
+      backupAfter.status === "True"
+        ? normal("BackupSucceeded", "Backup", backupAfter.message)
+        : warning("BackupFailed", "Backup", backupAfter.message),
+    );
+  }
+}
+
+async function cleanUpCluster(
+  deps: ReconcilerDeps,
+  object: ClusterObject,
+  cluster: DatabaseCluster,
+  context: ReconcileContext,
+): Promise<ReconcileResult> {
+  const { namespace, name } = cluster.metadata as { namespace: string; name: string };
+  const children = deps.cache.children(namespace, name);
+  const outcome = await cleanUpVolumes(deps.resources, object, children.persistentVolumeClaims, {
+    policy: cluster.spec.deletionPolicy,
+    signal: context.signal,
+  });
+  if (outcome.retained.length > 0) {
+    deps.events.record(
+      object,
+      normal(
+        "DeletionRetainedData",
+        "Delete",
+        `deletionPolicy Retain: kept ${
+          outcome.retained.map((n) => `PersistentVolumeClaim "${n}"`).join(", ")
+        }`,
+      ),
+    );
+  }
+  if (outcome.deleted.length > 0) {
+    deps.events.record(
+      object,
+      normal("Deleted", "Delete", `Deleted ${outcome.deleted.join(", ")}`),
+    );
+  }
+  return {};
+}

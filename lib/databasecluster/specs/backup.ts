@@ -9,6 +9,7 @@
  * @module
  */
 import type {
+  V1Container,
   V1CronJob,
   V1PersistentVolumeClaim,
   V1Volume,
@@ -23,7 +24,14 @@ import {
   readWriteServiceName,
   superuserSecretName,
 } from "../names.ts";
-import { childMetadata, clusterName, CONFIG_KEYS, PATHS, postgresImage } from "./common.ts";
+import {
+  canonicalQuantity,
+  childMetadata,
+  clusterName,
+  CONFIG_KEYS,
+  PATHS,
+  postgresImage,
+} from "./common.ts";
 import { containerSecurityContext, podSecurityContext } from "./instance_pod.ts";
 import { SUPERUSER } from "./secrets.ts";
 import { issuesCertificates, serverTlsSecretName } from "./tls_secrets.ts";
@@ -44,7 +52,7 @@ export function buildBackupClaim(cluster: DatabaseCluster): V1PersistentVolumeCl
     metadata: childMetadata(cluster, backupClaimName(clusterName(cluster)), "backup"),
     spec: {
       accessModes: ["ReadWriteOnce"],
-      resources: { requests: { storage: backup.storage.size } },
+      resources: { requests: { storage: canonicalQuantity(backup.storage.size) } },
       ...(backup.storage.storageClassName
         ? { storageClassName: backup.storage.storageClassName }
         : {}),
@@ -98,9 +106,37 @@ function jobVolumes(cluster: DatabaseCluster): { volume: V1Volume; mount: V1Volu
   return volumes;
 }
 
+/** The backup container: backup.sh with libpq's variables pointing at the primary. */
+function backupContainer(cluster: DatabaseCluster, mounts: V1VolumeMount[]): V1Container {
+  const { backup, network, security } = cluster.spec;
+  const name = clusterName(cluster);
+  return {
+    name: "backup",
+    image: postgresImage(cluster),
+    command: ["/bin/sh", `${PATHS.config}/${CONFIG_KEYS.backup}`],
+    env: [
+      { name: "PGHOST", value: readWriteServiceName(name) },
+      { name: "PGPORT", value: String(network.port) },
+      { name: "PGUSER", value: SUPERUSER },
+      {
+        name: "PGPASSWORD",
+        valueFrom: {
+          secretKeyRef: { name: superuserSecretName(name), key: "password" },
+        },
+      },
+      { name: "PGDATABASE", value: security.authentication.database },
+      ...tlsEnv(cluster),
+      { name: "BACKUP_DIR", value: PATHS.backups },
+      { name: "BACKUP_RETENTION", value: String(backup.retention) },
+    ],
+    volumeMounts: mounts,
+    securityContext: containerSecurityContext(),
+  };
+}
+
 /** CronJob `<c>-backup`, or undefined when backups are disabled. */
 export function buildBackupCronJob(cluster: DatabaseCluster): V1CronJob | undefined {
-  const { backup, network, security } = cluster.spec;
+  const { backup } = cluster.spec;
   if (!backup.enabled || backup.schedule === undefined) return undefined;
   const name = clusterName(cluster);
   const labels = commonLabels(name, "backup");
@@ -126,28 +162,7 @@ export function buildBackupCronJob(cluster: DatabaseCluster): V1CronJob | undefi
               automountServiceAccountToken: false,
               enableServiceLinks: false,
               securityContext: podSecurityContext(),
-              containers: [{
-                name: "backup",
-                image: postgresImage(cluster),
-                command: ["/bin/sh", `${PATHS.config}/${CONFIG_KEYS.backup}`],
-                env: [
-                  { name: "PGHOST", value: readWriteServiceName(name) },
-                  { name: "PGPORT", value: String(network.port) },
-                  { name: "PGUSER", value: SUPERUSER },
-                  {
-                    name: "PGPASSWORD",
-                    valueFrom: {
-                      secretKeyRef: { name: superuserSecretName(name), key: "password" },
-                    },
-                  },
-                  { name: "PGDATABASE", value: security.authentication.database },
-                  ...tlsEnv(cluster),
-                  { name: "BACKUP_DIR", value: PATHS.backups },
-                  { name: "BACKUP_RETENTION", value: String(backup.retention) },
-                ],
-                volumeMounts: volumes.map(({ mount }) => mount),
-                securityContext: containerSecurityContext(),
-              }],
+              containers: [backupContainer(cluster, volumes.map(({ mount }) => mount))],
               volumes: volumes.map(({ volume }) => volume),
             },
           },

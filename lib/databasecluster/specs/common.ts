@@ -109,10 +109,74 @@ export function contentHash(parts: readonly string[]): string {
   return hash.digest("hex");
 }
 
+const NANO = 10n ** 9n;
+const BINARY: Record<string, bigint> = {
+  Ki: 2n ** 10n,
+  Mi: 2n ** 20n,
+  Gi: 2n ** 30n,
+  Ti: 2n ** 40n,
+  Pi: 2n ** 50n,
+  Ei: 2n ** 60n,
+};
+const DECIMAL: Record<string, number> = {
+  n: -9,
+  u: -6,
+  m: -3,
+  "": 0,
+  k: 3,
+  M: 6,
+  G: 9,
+  T: 12,
+  P: 15,
+  E: 18,
+};
+
+/** A decimal number times 10^exponent, in billionths (rounded up, as Kubernetes does). */
+function nanos(number: string, exponent: number): bigint {
+  const [whole, fraction = ""] = number.split(".");
+  const digits = BigInt((whole || "0") + fraction);
+  const scale = exponent + 9 - fraction.length;
+  if (scale >= 0) return digits * 10n ** BigInt(scale);
+  const divisor = 10n ** BigInt(-scale);
+  return (digits + divisor - 1n) / divisor;
+}
+
+function decimalForm(value: bigint, exponentForm: boolean): string {
+  if (value === 0n) return "0";
+  let exponent = -9;
+  while (exponent < 18 && value % 10n ** BigInt(exponent + 12) === 0n) {
+    exponent += 3;
+  }
+  const mantissa = value / 10n ** BigInt(exponent + 9);
+  if (exponentForm) return exponent === 0 ? `${mantissa}` : `${mantissa}e${exponent}`;
+  const suffix = Object.keys(DECIMAL).find((key) => DECIMAL[key] === exponent);
+  return `${mantissa}${suffix}`;
+}
+
 /**
- * The PostgreSQL container's resources from `spec.resources`, with numbers written as
- * strings (the API server stores quantities as strings, so a number would read back
- * different from what was applied).
+ * A quantity in the canonical form the API server stores (`1024Mi` reads back as `1Gi`,
+ * `0.5` as `500m`), so that what dbop applies compares equal to what it reads back.
+ */
+export function canonicalQuantity(quantity: string | number): string {
+  const text = String(quantity).trim();
+  const match = /^([0-9]+(?:\.[0-9]*)?|\.[0-9]+)(Ki|Mi|Gi|Ti|Pi|Ei|[numkMGTPE]|[eE][-+]?[0-9]+)?$/
+    .exec(text);
+  if (!match) throw new Error(`Cannot read quantity "${text}"`);
+  const [, number, suffix = ""] = match;
+  if (suffix in BINARY) {
+    const value = nanos(number, 0) * BINARY[suffix];
+    if (value % NANO !== 0n) return decimalForm(value, false);
+    const bytes = value / NANO;
+    const unit = Object.keys(BINARY).reverse().find((key) => bytes % BINARY[key] === 0n);
+    return bytes === 0n || unit === undefined ? `${bytes}` : `${bytes / BINARY[unit]}${unit}`;
+  }
+  if (/^[eE]/.test(suffix)) return decimalForm(nanos(number, Number(suffix.slice(1))), true);
+  return decimalForm(nanos(number, DECIMAL[suffix]), false);
+}
+
+/**
+ * The PostgreSQL container's resources from `spec.resources`, each quantity in the
+ * API server's canonical form (see {@link canonicalQuantity}).
  */
 export function containerResources(cluster: DatabaseCluster): V1ResourceRequirements | undefined {
   const resources = cluster.spec.resources;
@@ -121,7 +185,7 @@ export function containerResources(cluster: DatabaseCluster): V1ResourceRequirem
     if (!values) return undefined;
     const entries = Object.entries(values).filter(([, v]) => v !== undefined);
     return entries.length === 0 ? undefined : Object.fromEntries(
-      entries.map(([key, value]) => [key, String(value)]),
+      entries.map(([key, value]) => [key, canonicalQuantity(value as string | number)]),
     );
   };
   const out: V1ResourceRequirements = {};

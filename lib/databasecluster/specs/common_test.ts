@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { testCluster } from "../testdata/clusters.ts";
 import {
+  canonicalQuantity,
   childMetadata,
   clusterNamespace,
   containerResources,
@@ -46,8 +47,37 @@ Deno.test("contentHash() is stable and sensitive to boundaries between parts", (
   assert.match(contentHash([]), /^[0-9a-f]{64}$/);
 });
 
-Deno.test("containerResources() writes quantities as strings and drops empty lists", () => {
-  const cluster = testCluster({ resources: { requests: { cpu: 2, memory: "8Gi" }, limits: {} } });
-  assert.deepEqual(containerResources(cluster), { requests: { cpu: "2", memory: "8Gi" } });
+Deno.test("containerResources() writes canonical quantities and drops empty lists", () => {
+  const cluster = testCluster({
+    resources: { requests: { cpu: 2, memory: "8192Mi" }, limits: { cpu: "0.5" } },
+  });
+  assert.deepEqual(containerResources(cluster), {
+    requests: { cpu: "2", memory: "8Gi" },
+    limits: { cpu: "500m" },
+  });
+  const empty = testCluster({ resources: { requests: {}, limits: {} } });
+  assert.equal(containerResources(empty), undefined);
   assert.equal(containerResources(testCluster()), undefined);
+});
+
+Deno.test("canonicalQuantity() writes quantities as the API server stores them", () => {
+  const cases: [string | number, string][] = [
+    ["1024Mi", "1Gi"],
+    ["1.5Gi", "1536Mi"],
+    ["0.5Gi", "512Mi"],
+    ["10Gi", "10Gi"],
+    ["0.5", "500m"],
+    ["1000m", "1"],
+    ["1500m", "1500m"],
+    [2, "2"],
+    ["2000", "2k"],
+    ["100M", "100M"],
+    ["1e3", "1e3"],
+    ["0", "0"],
+    ["2048", "2048"],
+  ];
+  for (const [input, canonical] of cases) {
+    assert.equal(canonicalQuantity(input), canonical, `${input}`);
+  }
+  assert.throws(() => canonicalQuantity("ten"), /Cannot read quantity "ten"/);
 });

@@ -15,7 +15,14 @@
  * @module
  */
 export { buildBackupClaim, buildBackupCronJob } from "./backup.ts";
-export { CONFIG_KEYS, EXPORTER_IMAGE, PATHS, POSTGRES_UID, postgresImage } from "./common.ts";
+export {
+  canonicalQuantity,
+  CONFIG_KEYS,
+  EXPORTER_IMAGE,
+  PATHS,
+  POSTGRES_UID,
+  postgresImage,
+} from "./common.ts";
 export { buildConfigMap, configData, configHash } from "./config_map.ts";
 export { buildInstancePodSpec, CONTAINERS } from "./instance_pod.ts";
 export { buildPodDisruptionBudget } from "./pod_disruption_budget.ts";

@@ -38,7 +38,9 @@ Deno.test("buildStatefulSet() claims a data volume of the spec's size and class"
     resources: { requests: { storage: "20Gi" } },
     storageClassName: "fast-ssd",
   });
-  const unclassed = buildStatefulSet(testCluster()).spec?.volumeClaimTemplates?.[0];
+  const unclassed = buildStatefulSet(testCluster({ storage: { size: "2048Mi" } }))
+    .spec?.volumeClaimTemplates?.[0];
+  assert.equal(unclassed?.spec?.resources?.requests?.storage, "2Gi");
   assert.equal(unclassed?.spec?.storageClassName, undefined);
 });
 

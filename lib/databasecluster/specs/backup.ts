@@ -49,7 +49,10 @@ export function buildBackupClaim(cluster: DatabaseCluster): V1PersistentVolumeCl
   return {
     apiVersion: "v1",
     kind: "PersistentVolumeClaim",
-    metadata: childMetadata(cluster, backupClaimName(clusterName(cluster)), "backup"),
+    metadata: childMetadata(cluster, {
+      name: backupClaimName(clusterName(cluster)),
+      component: "backup",
+    }),
     spec: {
       accessModes: ["ReadWriteOnce"],
       resources: { requests: { storage: canonicalQuantity(backup.storage.size) } },
@@ -144,7 +147,7 @@ export function buildBackupCronJob(cluster: DatabaseCluster): V1CronJob | undefi
   return {
     apiVersion: "batch/v1",
     kind: "CronJob",
-    metadata: childMetadata(cluster, backupCronJobName(name), "backup"),
+    metadata: childMetadata(cluster, { name: backupCronJobName(name), component: "backup" }),
     spec: {
       schedule: backup.schedule,
       concurrencyPolicy: "Forbid",

@@ -69,9 +69,9 @@ export function clusterNamespace(cluster: DatabaseCluster): string {
 /** `metadata` of a child: name, the cluster's namespace and the common labels. */
 export function childMetadata(
   cluster: DatabaseCluster,
-  name: string,
-  component: Component,
+  child: { name: string; component: Component },
 ): V1ObjectMeta {
+  const { name, component } = child;
   return {
     name,
     namespace: clusterNamespace(cluster),

@@ -20,7 +20,7 @@ Deno.test("postgresImage() is postgres:<version> unless spec.image overrides it"
 });
 
 Deno.test("childMetadata() names the child in the cluster's namespace with the common labels", () => {
-  const metadata = childMetadata(testCluster(), "pg-rw", "database");
+  const metadata = childMetadata(testCluster(), { name: "pg-rw", component: "database" });
   assert.equal(metadata.name, "pg-rw");
   assert.equal(metadata.namespace, "shop");
   assert.equal(metadata.labels?.["app.kubernetes.io/component"], "database");

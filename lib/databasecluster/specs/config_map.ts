@@ -35,7 +35,10 @@ export function buildConfigMap(cluster: DatabaseCluster): V1ConfigMap {
   return {
     apiVersion: "v1",
     kind: "ConfigMap",
-    metadata: childMetadata(cluster, configMapName(clusterName(cluster)), "config"),
+    metadata: childMetadata(cluster, {
+      name: configMapName(clusterName(cluster)),
+      component: "config",
+    }),
     data: configData(cluster),
   };
 }

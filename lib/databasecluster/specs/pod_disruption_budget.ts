@@ -27,7 +27,10 @@ export function buildPodDisruptionBudget(
   return {
     apiVersion: "policy/v1",
     kind: "PodDisruptionBudget",
-    metadata: childMetadata(cluster, podDisruptionBudgetName(name), "database"),
+    metadata: childMetadata(cluster, {
+      name: podDisruptionBudgetName(name),
+      component: "database",
+    }),
     spec: {
       maxUnavailable: 1,
       selector: { matchLabels: instanceSelector(name) },

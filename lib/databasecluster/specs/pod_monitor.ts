@@ -40,7 +40,7 @@ export function buildPodMonitor(
   return {
     apiVersion: POD_MONITOR_API_VERSION,
     kind: "PodMonitor",
-    metadata: childMetadata(cluster, podMonitorName(name), "monitoring"),
+    metadata: childMetadata(cluster, { name: podMonitorName(name), component: "monitoring" }),
     spec: {
       selector: { matchLabels: instanceSelector(name) },
       podMetricsEndpoints: [{ port: METRICS_PORT_NAME, path: cluster.spec.monitoring.path }],

@@ -87,13 +87,13 @@ function connectionInfo(
 
 function basicAuthSecret(
   cluster: DatabaseCluster,
-  name: string,
-  data: Record<string, string>,
+  secret: { name: string; data: Record<string, string> },
 ): V1Secret {
+  const { name, data } = secret;
   return {
     apiVersion: "v1",
     kind: "Secret",
-    metadata: childMetadata(cluster, name, "credentials"),
+    metadata: childMetadata(cluster, { name: name, component: "credentials" }),
     type: "kubernetes.io/basic-auth",
     data: encodeData(data),
   };
@@ -102,7 +102,10 @@ function basicAuthSecret(
 /** Secret `<c>-superuser`: the `postgres` role's credentials for the `postgres` database. */
 export function buildSuperuserSecret(cluster: DatabaseCluster, password: string): V1Secret {
   const info = connectionInfo(cluster, { username: SUPERUSER, password, dbname: "postgres" });
-  return basicAuthSecret(cluster, superuserSecretName(clusterName(cluster)), connectionData(info));
+  return basicAuthSecret(cluster, {
+    name: superuserSecretName(clusterName(cluster)),
+    data: connectionData(info),
+  });
 }
 
 /**
@@ -118,18 +121,15 @@ export function buildAppSecret(
   const name = appSecretName(clusterName(cluster));
   if (password === undefined) throw new Error(`Cannot build Secret "${name}": no password given`);
   const dbname = cluster.spec.security.authentication.database;
-  return basicAuthSecret(
-    cluster,
-    name,
-    connectionData(connectionInfo(cluster, { username, password, dbname })),
-  );
+  const info = connectionInfo(cluster, { username, password, dbname });
+  return basicAuthSecret(cluster, { name, data: connectionData(info) });
 }
 
 /** Secret `<c>-replication`: the streaming replication role's username and password. */
 export function buildReplicationSecret(cluster: DatabaseCluster, password: string): V1Secret {
-  return basicAuthSecret(cluster, replicationSecretName(clusterName(cluster)), {
-    username: REPLICATION_USERNAME,
-    password,
+  return basicAuthSecret(cluster, {
+    name: replicationSecretName(clusterName(cluster)),
+    data: { username: REPLICATION_USERNAME, password },
   });
 }
 

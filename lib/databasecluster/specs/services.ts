@@ -32,13 +32,13 @@ function ports(cluster: DatabaseCluster): V1ServicePort[] {
 
 function service(
   cluster: DatabaseCluster,
-  name: string,
-  spec: NonNullable<V1Service["spec"]>,
+  child: { name: string; spec: NonNullable<V1Service["spec"]> },
 ): V1Service {
+  const { name, spec } = child;
   return {
     apiVersion: "v1",
     kind: "Service",
-    metadata: childMetadata(cluster, name, "database"),
+    metadata: childMetadata(cluster, { name: name, component: "database" }),
     spec: { ...spec, ports: ports(cluster) },
   };
 }
@@ -46,27 +46,36 @@ function service(
 /** Service `<c>-rw`: the primary; a LoadBalancer when `network.externalAccess` is set. */
 export function buildReadWriteService(cluster: DatabaseCluster): V1Service {
   const name = clusterName(cluster);
-  return service(cluster, readWriteServiceName(name), {
-    type: cluster.spec.network.externalAccess ? "LoadBalancer" : "ClusterIP",
-    selector: roleSelector(name, ROLES.primary),
+  return service(cluster, {
+    name: readWriteServiceName(name),
+    spec: {
+      type: cluster.spec.network.externalAccess ? "LoadBalancer" : "ClusterIP",
+      selector: roleSelector(name, ROLES.primary),
+    },
   });
 }
 
 /** Service `<c>-ro`: the standbys only (no endpoints with a single instance). */
 export function buildReadOnlyService(cluster: DatabaseCluster): V1Service {
   const name = clusterName(cluster);
-  return service(cluster, readOnlyServiceName(name), {
-    type: "ClusterIP",
-    selector: roleSelector(name, ROLES.replica),
+  return service(cluster, {
+    name: readOnlyServiceName(name),
+    spec: {
+      type: "ClusterIP",
+      selector: roleSelector(name, ROLES.replica),
+    },
   });
 }
 
 /** Service `<c>-r`: any instance, primary or standby. */
 export function buildReadService(cluster: DatabaseCluster): V1Service {
   const name = clusterName(cluster);
-  return service(cluster, readServiceName(name), {
-    type: "ClusterIP",
-    selector: instanceSelector(name),
+  return service(cluster, {
+    name: readServiceName(name),
+    spec: {
+      type: "ClusterIP",
+      selector: instanceSelector(name),
+    },
   });
 }
 
@@ -76,11 +85,14 @@ export function buildReadService(cluster: DatabaseCluster): V1Service {
  */
 export function buildHeadlessService(cluster: DatabaseCluster): V1Service {
   const name = clusterName(cluster);
-  return service(cluster, headlessServiceName(name), {
-    type: "ClusterIP",
-    clusterIP: "None",
-    publishNotReadyAddresses: true,
-    selector: instanceSelector(name),
+  return service(cluster, {
+    name: headlessServiceName(name),
+    spec: {
+      type: "ClusterIP",
+      clusterIP: "None",
+      publishNotReadyAddresses: true,
+      selector: instanceSelector(name),
+    },
   });
 }
 

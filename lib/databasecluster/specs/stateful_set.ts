@@ -49,7 +49,7 @@ export function buildStatefulSet(
     apiVersion: "apps/v1",
     kind: "StatefulSet",
     metadata: {
-      ...childMetadata(cluster, statefulSetName(name), "database"),
+      ...childMetadata(cluster, { name: statefulSetName(name), component: "database" }),
       annotations: { [ANNOTATIONS.version]: cluster.spec.version },
     },
     spec: {

@@ -39,13 +39,13 @@ export function serverCertificateDnsNames(cluster: DatabaseCluster): string[] {
 
 function tlsSecret(
   cluster: DatabaseCluster,
-  name: string,
-  data: { "tls.crt": string; "tls.key": string; "ca.crt": string },
+  secret: { name: string; data: { "tls.crt": string; "tls.key": string; "ca.crt": string } },
 ): V1Secret {
+  const { name, data } = secret;
   return {
     apiVersion: "v1",
     kind: "Secret",
-    metadata: childMetadata(cluster, name, "tls"),
+    metadata: childMetadata(cluster, { name: name, component: "tls" }),
     type: "kubernetes.io/tls",
     data: encodeData(data),
   };
@@ -53,19 +53,21 @@ function tlsSecret(
 
 /** Secret `<c>-ca`: the CA certificate (as tls.crt and ca.crt) and its private key. */
 export function buildCaSecret(cluster: DatabaseCluster, ca: CertificateAuthority): V1Secret {
-  return tlsSecret(cluster, caSecretName(clusterName(cluster)), {
-    "tls.crt": ca.certificate,
-    "tls.key": ca.privateKey,
-    "ca.crt": ca.certificate,
+  return tlsSecret(cluster, {
+    name: caSecretName(clusterName(cluster)),
+    data: { "tls.crt": ca.certificate, "tls.key": ca.privateKey, "ca.crt": ca.certificate },
   });
 }
 
 /** Secret `<c>-server`: the server certificate, its key and the CA certificate. */
 export function buildServerSecret(cluster: DatabaseCluster, server: ServerCertificate): V1Secret {
-  return tlsSecret(cluster, serverSecretName(clusterName(cluster)), {
-    "tls.crt": server.certificate,
-    "tls.key": server.privateKey,
-    "ca.crt": server.caCertificate,
+  return tlsSecret(cluster, {
+    name: serverSecretName(clusterName(cluster)),
+    data: {
+      "tls.crt": server.certificate,
+      "tls.key": server.privateKey,
+      "ca.crt": server.caCertificate,
+    },
   });
 }
 

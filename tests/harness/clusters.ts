@@ -1,0 +1,80 @@
+/**
+ * Helpers for tests about DatabaseClusters: install the CRD, read objects as
+ * JSON, wait for a phase or a condition.
+ *
+ * @module
+ */
+import { eventually, type TestCluster } from "./mod.ts";
+
+// deno-lint-ignore no-explicit-any
+export type Obj = any;
+
+const CRD =
+  new URL("../../crds/database.example.com_databaseclusters.yaml", import.meta.url).pathname;
+
+/**
+ * Prepares a cluster for DatabaseClusters: the committed CRD (Established) and the
+ * StorageClass `fast-ssd` the samples name, made with the default class's
+ * provisioner and volume expansion allowed.
+ */
+export async function ensureCrd(cluster: TestCluster): Promise<void> {
+  const classes = await getJson(cluster, ["get", "storageclass"]);
+  if (!classes.items.some((c: Obj) => c.metadata.name === "fast-ssd")) {
+    const fallback = classes.items.find((c: Obj) =>
+      c.metadata.annotations?.["storageclass.kubernetes.io/is-default-class"] === "true"
+    ) ?? classes.items[0];
+    await cluster.kubectlOk(["apply", "-f", "-"], {
+      stdin: JSON.stringify({
+        apiVersion: "storage.k8s.io/v1",
+        kind: "StorageClass",
+        metadata: { name: "fast-ssd" },
+        provisioner: fallback.provisioner,
+        allowVolumeExpansion: true,
+        volumeBindingMode: fallback.volumeBindingMode ?? "Immediate",
+      }),
+    });
+  }
+  await cluster.kubectlOk(["apply", "--server-side", "--force-conflicts", "-f", CRD]);
+  await cluster.kubectlOk([
+    "wait",
+    "--for=condition=Established",
+    "crd/databaseclusters.database.example.com",
+    "--timeout=60s",
+  ]);
+}
+
+/** `kubectl get ... -o json`, parsed. */
+export async function getJson(cluster: TestCluster, args: string[]): Promise<Obj> {
+  return JSON.parse(await cluster.kubectlOk([...args, "-o", "json"]));
+}
+
+/** Waits until the cluster reports `phase` for its current generation; returns it. */
+export async function waitForPhase(
+  cluster: TestCluster,
+  namespace: string,
+  name: string,
+  phase: string,
+  timeoutMs = 90_000,
+): Promise<Obj> {
+  return await eventually(`DatabaseCluster "${namespace}/${name}" to be ${phase}`, async () => {
+    const dbc = await getJson(cluster, ["get", "dbc", name, "-n", namespace]);
+    return dbc.status?.phase === phase && dbc.status.observedGeneration === dbc.metadata.generation
+      ? dbc
+      : undefined;
+  }, { timeoutMs, intervalMs: 250 });
+}
+
+/** Waits until `check` holds for the cluster object; returns it. */
+export async function waitForCluster(
+  cluster: TestCluster,
+  namespace: string,
+  name: string,
+  what: string,
+  check: (dbc: Obj) => boolean,
+  timeoutMs = 90_000,
+): Promise<Obj> {
+  return await eventually(`DatabaseCluster "${namespace}/${name}": ${what}`, async () => {
+    const dbc = await getJson(cluster, ["get", "dbc", name, "-n", namespace]);
+    return check(dbc) ? dbc : undefined;
+  }, { timeoutMs, intervalMs: 250 });
+}

@@ -1,0 +1,64 @@
+/**
+ * The operator run in the test process (manager plus DatabaseCluster
+ * controller), so tests can read its metrics registry directly. Tests of the
+ * shipped binary start `mod.ts run` as a separate process instead.
+ *
+ * @module
+ */
+import { KubeClient, loadKubeConfig, Resources } from "../../lib/kube/mod.ts";
+import { setupDatabaseClusterController } from "../../lib/databasecluster/controller.ts";
+import {
+  createOperatorMetrics,
+  Manager,
+  type OperatorMetrics,
+  restClientObserver,
+} from "../../lib/runtime/mod.ts";
+
+/** A running in-process operator. */
+export interface TestOperator {
+  manager: Manager;
+  metrics: OperatorMetrics;
+  /** Mutating requests (POST, PUT, PATCH, DELETE) the operator has sent so far. */
+  writes(): Promise<number>;
+  stop(): Promise<void>;
+}
+
+/** Starts the operator against `kubeconfigPath`, watching `namespaces` (all when empty). */
+export function startOperator(
+  kubeconfigPath: string,
+  options: { namespaces?: string[]; maxConcurrentReconciles?: number } = {},
+): TestOperator {
+  const metrics = createOperatorMetrics({ processMetrics: false });
+  const resources = new Resources(
+    new KubeClient(loadKubeConfig({ kubeconfig: kubeconfigPath }).kubeConfig, {
+      observer: restClientObserver(metrics),
+    }),
+  );
+  const manager = new Manager(resources, {
+    metrics,
+    metricsBindAddress: "0",
+    healthProbeBindAddress: "0",
+  });
+  setupDatabaseClusterController(manager, {
+    namespaces: options.namespaces ?? [],
+    maxConcurrentReconciles: options.maxConcurrentReconciles ?? 4,
+    instance: "test-operator",
+  });
+  const stop = new AbortController();
+  const running = manager.run(stop.signal);
+  return {
+    manager,
+    metrics,
+    async writes() {
+      const values = (await metrics.restClientRequests.get()).values;
+      return values
+        .filter((v) => ["POST", "PUT", "PATCH", "DELETE"].includes(String(v.labels.method)))
+        .reduce((sum, v) => sum + v.value, 0);
+    },
+    async stop() {
+      stop.abort();
+      await running;
+      resources.client.close();
+    },
+  };
+}

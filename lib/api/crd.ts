@@ -36,8 +36,31 @@ const PRINTER_COLUMNS = [
   { name: "Age", type: "date", jsonPath: ".metadata.creationTimestamp" },
 ];
 
+const MAJOR = (v: string) => `int(${v}.split('.')[0])`;
+const WELL_FORMED = (v: string) => `${v}.matches('^[0-9]+([.][0-9]+)?$')`;
+
+/**
+ * The major version may not go down, except back to the major the instances run:
+ * after dbop refused a major upgrade, reverting the spec is the way out. Lives on
+ * the root because it reads status.currentVersion.
+ */
+export const MAJOR_DOWNGRADE_RULE = {
+  rule: `!${WELL_FORMED("self.spec.version")} || !${WELL_FORMED("oldSelf.spec.version")} || ` +
+    `${MAJOR("self.spec.version")} >= ${MAJOR("oldSelf.spec.version")} || ` +
+    `(has(self.status) && has(self.status.currentVersion) && ${
+      WELL_FORMED("self.status.currentVersion")
+    } && ` +
+    `${MAJOR("self.spec.version")} >= ${MAJOR("self.status.currentVersion")})`,
+  message: "Cannot downgrade the PostgreSQL major version",
+  messageExpression:
+    `'Cannot downgrade the PostgreSQL major version: from "' + oldSelf.spec.version + ` +
+    `'" to "' + self.spec.version + '"'`,
+  fieldPath: ".spec.version",
+};
+
 function rootSchema(spec: z.ZodType): OpenApiSchema {
   return {
+    "x-kubernetes-validations": [MAJOR_DOWNGRADE_RULE],
     description: "A PostgreSQL cluster: one primary and streaming replicas, managed by dbop.",
     type: "object",
     required: ["spec"],

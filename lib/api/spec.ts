@@ -263,21 +263,13 @@ function resourcesSchema() {
 }
 
 function versionSchema(majors: readonly number[]) {
-  return withTransitionRule(
-    z.string().max(16).regex(versionPattern(majors), {
-      message: `Unsupported version: expected a major in ${majors.join(", ")}, as "16" or "16.4"`,
-    }),
-    {
-      rule:
-        "!self.matches('^[0-9]+([.][0-9]+)?$') || !oldSelf.matches('^[0-9]+([.][0-9]+)?$') || " +
-        "int(self.split('.')[0]) >= int(oldSelf.split('.')[0])",
-      message: "Cannot downgrade the PostgreSQL major version",
-      messageExpression:
-        `'Cannot downgrade the PostgreSQL major version: from "' + oldSelf + '" to "' + self + '"'`,
-    },
-  ).describe(
+  // The downgrade rule needs status.currentVersion, so it lives on the root (crd.ts).
+  return z.string().max(16).regex(versionPattern(majors), {
+    message: `Unsupported version: expected a major in ${majors.join(", ")}, as "16" or "16.4"`,
+  }).describe(
     `PostgreSQL version, a major (${majors.join(", ")}) optionally with a minor: "16" or ` +
-      '"16.4". Upgrading the major is allowed, downgrading it is not.',
+      '"16.4". Upgrading the major is allowed; downgrading it is not, except back to the ' +
+      "major the instances still run (status.currentVersion), which reverts a refused upgrade.",
   );
 }
 

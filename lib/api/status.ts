@@ -45,6 +45,9 @@ export const DatabaseClusterStatus = z.strictObject({
     "Label selector of the instances' pods, as a string (scale subresource).",
   ),
   currentPrimary: z.string().max(253).optional().describe("Name of the primary's pod."),
+  currentVersion: z.string().max(16).optional().describe(
+    "The PostgreSQL version the instances run (their StatefulSet's).",
+  ),
   message: z.string().max(32768).optional().describe("Human-readable summary of the state."),
   observedGeneration: z.int().min(0).optional().describe(
     "The metadata.generation this status describes.",

@@ -23,6 +23,7 @@ import {
 } from "../api/mod.ts";
 import { type ConditionUpdate, findCondition, formatTime, nextCondition } from "./conditions.ts";
 import {
+  ANNOTATIONS,
   formatSelector,
   initialPrimaryPodName,
   instanceSelector,
@@ -297,5 +298,7 @@ export function computeStatus(
   };
   if (generation !== undefined) status.observedGeneration = generation;
   if (backup.lastBackup) status.lastBackup = backup.lastBackup;
+  const running = observed.statefulSet?.metadata?.annotations?.[ANNOTATIONS.version];
+  if (running) status.currentVersion = running;
   return status;
 }

@@ -43,6 +43,8 @@ export interface SetupOptions {
   /** Namespaces to watch; empty for all. */
   namespaces: string[];
   maxConcurrentReconciles?: number;
+  /** How often every cached cluster is reconciled again without a change (default 10 min). */
+  resyncPeriodMs?: number;
   /** Identity in events (`reportingInstance`), e.g. the pod name. */
   instance: string;
   clock?: Clock;
@@ -87,7 +89,12 @@ export function setupDatabaseClusterController(
       clock,
       podMonitorCrd,
     }),
-    { metrics: manager.metrics, maxConcurrentReconciles: options.maxConcurrentReconciles, clock },
+    {
+      metrics: manager.metrics,
+      maxConcurrentReconciles: options.maxConcurrentReconciles,
+      resyncPeriodMs: options.resyncPeriodMs,
+      clock,
+    },
   );
   for (const informer of cache.clusters) controller.watchFor(informer);
   for (

@@ -26,7 +26,8 @@ export interface TestOperator {
 /** Starts the operator against `kubeconfigPath`, watching `namespaces` (all when empty). */
 export function startOperator(
   kubeconfigPath: string,
-  options: { namespaces?: string[]; maxConcurrentReconciles?: number } = {},
+  options: { namespaces?: string[]; maxConcurrentReconciles?: number; resyncPeriodMs?: number } =
+    {},
 ): TestOperator {
   const metrics = createOperatorMetrics({ processMetrics: false });
   const resources = new Resources(
@@ -42,6 +43,7 @@ export function startOperator(
   setupDatabaseClusterController(manager, {
     namespaces: options.namespaces ?? [],
     maxConcurrentReconciles: options.maxConcurrentReconciles ?? 4,
+    resyncPeriodMs: options.resyncPeriodMs,
     instance: "test-operator",
   });
   const stop = new AbortController();

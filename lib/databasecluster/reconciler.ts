@@ -17,7 +17,7 @@ import {
   majorOf,
   parseDatabaseCluster,
 } from "../api/mod.ts";
-import { type Resources, Secrets } from "../kube/mod.ts";
+import { type Resources, Secrets, StatefulSets } from "../kube/mod.ts";
 import {
   type Clock,
   type EventInfo,
@@ -79,6 +79,7 @@ export function databaseClusterReconciler(deps: ReconcilerDeps): Reconciler {
       signal: context.signal,
       apply: () => applyCluster(deps, object, cluster, context),
       cleanup: () => cleanUpCluster(deps, object, cluster, context),
+      cleanupDone: (result) => result.requeueAfter === undefined,
     });
     return result ?? {};
   };
@@ -327,6 +328,17 @@ async function cleanUpCluster(
 ): Promise<ReconcileResult> {
   const { namespace, name } = cluster.metadata as { namespace: string; name: string };
   const children = deps.cache.children(namespace, name);
+  if (cluster.spec.deletionPolicy === "Delete" && children.statefulSets.length > 0) {
+    // Its controller may still be creating volumes: delete it and wait, so none is left behind.
+    const sts = children.statefulSets[0];
+    if (!sts.metadata?.deletionTimestamp) {
+      await deps.resources.delete(StatefulSets, sts.metadata!.name!, {
+        namespace,
+        signal: context.signal,
+      });
+    }
+    return { requeueAfter: 1000 };
+  }
   const outcome = await cleanUpVolumes(deps.resources, object, children.persistentVolumeClaims, {
     policy: cluster.spec.deletionPolicy,
     signal: context.signal,

@@ -42,6 +42,11 @@ export interface WithFinalizerOptions<T extends KubernetesObject, R> {
   apply: (obj: T) => Promise<R>;
   /** Releases what the object owns outside Kubernetes' garbage collection; must be idempotent. */
   cleanup: (obj: T) => Promise<R>;
+  /**
+   * Whether a cleanup result means the cleanup is finished; when not, the finalizer stays and the
+   * result is returned (e.g. a requeue-after while waiting for something to go). Default: always.
+   */
+  cleanupDone?: (result: R) => boolean;
   /** Cancels the API calls. */
   signal?: AbortSignal;
   /** Guarded patches tried before giving up on a busy object; default 5. */
@@ -111,6 +116,7 @@ export async function withFinalizer<T extends KubernetesObject, R>(
   if (obj.metadata?.deletionTimestamp) {
     if (!present) return undefined;
     const result = await options.cleanup(obj);
+    if (options.cleanupDone && !options.cleanupDone(result)) return result;
     await patchUntilSettled(client, obj, options, "remove");
     return result;
   }
@@ -127,7 +133,7 @@ export async function withFinalizer<T extends KubernetesObject, R>(
 async function patchUntilSettled<T extends KubernetesObject>(
   client: FinalizerClient,
   obj: T,
-  options: WithFinalizerOptions<T, unknown>,
+  options: Pick<WithFinalizerOptions<T, unknown>, "type" | "finalizer" | "signal" | "maxAttempts">,
   change: "add" | "remove",
 ): Promise<T | undefined> {
   const { type, finalizer, signal } = options;

@@ -10,10 +10,13 @@
  *
  * @module
  */
+import { dispose } from "@logtape/logtape";
 import { stringify } from "yaml";
 import { buildCrd } from "./lib/api/mod.ts";
 import { helpText, parseCommandLine, UsageError } from "./lib/cli/args.ts";
+import { PreflightError } from "./lib/cli/preflight.ts";
 import { ConfigError, runOperator } from "./lib/cli/run.ts";
+import { LeadershipLostError } from "./lib/runtime/mod.ts";
 import { renderManifests } from "./lib/databasecluster/render.ts";
 import { versionLine } from "./lib/version.ts";
 
@@ -45,19 +48,29 @@ async function main(args: string[]): Promise<number> {
   }
 }
 
+/** Flushes buffered log lines, then exits. */
+async function exit(code: number): Promise<never> {
+  await dispose();
+  Deno.exit(code);
+}
+
 if (import.meta.main) {
   try {
-    Deno.exit(await main(Deno.args));
+    await exit(await main(Deno.args));
   } catch (error) {
+    if (error instanceof PreflightError || error instanceof LeadershipLostError) {
+      err(`dbop: ${error.message}\n`);
+      await exit(1);
+    }
     if (error instanceof UsageError || error instanceof ConfigError) {
       err(`dbop: ${error.message}\n`);
-      Deno.exit(2);
+      await exit(2);
     }
     if (error instanceof Deno.errors.NotFound) {
       err(`dbop: ${error.message}\n`);
-      Deno.exit(2);
+      await exit(2);
     }
     err(`dbop: ${(error as Error).message}\n`);
-    Deno.exit(1);
+    await exit(1);
   }
 }

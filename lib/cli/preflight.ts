@@ -26,7 +26,7 @@ export async function checkServer(resources: Resources, source: string): Promise
     });
     return version.gitVersion;
   } catch (error) {
-    const why = error instanceof NetworkError ? error.message : `${(error as Error).message}`;
+    const why = error instanceof NetworkError ? error.detail : (error as Error).message;
     throw new PreflightError(
       `Cannot reach the Kubernetes API server at ${resources.client.server} (from ${source}): ${why}`,
     );
@@ -54,11 +54,19 @@ interface AccessReview {
   status?: { allowed?: boolean };
 }
 
-/** Checks every verb of every rule, cluster-wide or in each of `namespaces`. */
+/**
+ * Checks every verb of every rule, cluster-wide or in each of `namespaces`. A missing
+ * required permission throws; a missing optional one is passed to `warn`.
+ */
 export async function checkPermissions(
   resources: Resources,
   rules: readonly Rule[],
-  options: { namespaces: string[]; leaseNamespace?: string; leaseRules?: readonly Rule[] },
+  options: {
+    namespaces: string[];
+    leaseNamespace?: string;
+    leaseRules?: readonly Rule[];
+    warn?: (message: string) => void;
+  },
 ): Promise<void> {
   const checks: { rule: Rule; namespace?: string }[] = [];
   const scopes = options.namespaces.length > 0 ? options.namespaces : [undefined];

@@ -18,13 +18,12 @@ import {
 import {
   configureLogging,
   createOperatorMetrics,
-  LeadershipLostError,
   Manager,
   restClientObserver,
 } from "../runtime/mod.ts";
 import { VERSION, versionLine } from "../version.ts";
 import type { RunOptions } from "./args.ts";
-import { checkCrd, checkPermissions, checkServer, PreflightError } from "./preflight.ts";
+import { checkCrd, checkPermissions, checkServer } from "./preflight.ts";
 
 const logger = getLogger(["dbop", "main"]);
 
@@ -96,6 +95,7 @@ export async function runOperator(options: RunOptions): Promise<number> {
       namespaces: options.namespaces,
       leaseNamespace,
       leaseRules: options.leaderElect ? LEADER_ELECTION_RULES : [],
+      warn: (message) => logger.warn("{message}", { message }),
     });
     const manager = new Manager(resources, {
       metrics,
@@ -117,12 +117,6 @@ export async function runOperator(options: RunOptions): Promise<number> {
     await manager.run(stop.signal);
     logger.info("Stopped");
     return 0;
-  } catch (error) {
-    if (error instanceof PreflightError || error instanceof LeadershipLostError) {
-      logger.error("{message}", { message: error.message });
-      return 1;
-    }
-    throw error;
   } finally {
     for (const signal of ["SIGTERM", "SIGINT"] as const) {
       Deno.removeSignalListener(signal, onSignal);

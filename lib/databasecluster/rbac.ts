@@ -15,6 +15,8 @@ export interface Rule {
   verbs: string[];
   /** What breaks without it. */
   why: string;
+  /** Only some clusters need it: a missing optional rule is a start-up warning, not an error. */
+  optional?: boolean;
 }
 
 const group = DATABASE_CLUSTER.group;
@@ -41,9 +43,15 @@ export const CLUSTER_RULES: readonly Rule[] = [
   },
   {
     apiGroups: [""],
-    resources: ["configmaps", "secrets", "services"],
+    resources: ["configmaps", "services"],
     verbs: ["list", "watch", "create", "patch"],
-    why: "cache and apply the cluster's config, credentials, TLS material and Services",
+    why: "cache and apply the cluster's configuration and Services",
+  },
+  {
+    apiGroups: [""],
+    resources: ["secrets"],
+    verbs: ["get", "list", "watch", "create", "patch"],
+    why: "cache and apply credentials and TLS material; read the user's existingSecret",
   },
   {
     apiGroups: [""],
@@ -60,8 +68,8 @@ export const CLUSTER_RULES: readonly Rule[] = [
   {
     apiGroups: ["apps"],
     resources: ["statefulsets"],
-    verbs: ["list", "watch", "create", "patch"],
-    why: "the PostgreSQL instances",
+    verbs: ["list", "watch", "create", "patch", "delete"],
+    why: "the PostgreSQL instances; removed first when a Delete-policy cluster goes",
   },
   {
     apiGroups: ["policy"],
@@ -104,6 +112,7 @@ export const CLUSTER_RULES: readonly Rule[] = [
     resources: ["podmonitors"],
     verbs: ["list", "watch", "create", "patch", "delete"],
     why: "PodMonitors for clusters with monitoring.podMonitor",
+    optional: true,
   },
 ];
 

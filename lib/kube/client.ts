@@ -121,10 +121,7 @@ export class KubeClient {
     } catch (error) {
       this.#observe(method, "<error>", started);
       if (options.signal?.aborted) throw options.signal.reason ?? error;
-      throw new NetworkError(
-        `Cannot reach the API server at ${this.server}: ${(error as Error).message}`,
-        { cause: error },
-      );
+      throw new NetworkError(this.server, error);
     }
     this.#observe(method, String(res.status), started);
     if (res.ok) return res;

@@ -81,9 +81,22 @@ export class BadRequestError extends ApiError {}
 
 /** The API server could not be reached or the connection broke. */
 export class NetworkError extends KubeError {
-  constructor(message: string, options?: ErrorOptions) {
-    super(message, true, options);
+  /** What went wrong on the way, e.g. `tcp connect error: Connection refused`. */
+  readonly detail: string;
+  constructor(server: string, cause: unknown) {
+    const detail = describeCause(cause);
+    super(`Cannot reach the API server at ${server}: ${detail}`, true, { cause });
+    this.detail = detail;
   }
+}
+
+/** An error's message with the messages of its causes, most specific last. */
+function describeCause(error: unknown): string {
+  const parts: string[] = [];
+  for (let e: unknown = error; e instanceof Error && parts.length < 4; e = e.cause) {
+    if (!parts.some((p) => p.includes(e instanceof Error ? e.message : ""))) parts.push(e.message);
+  }
+  return parts.join(": ") || String(error);
 }
 
 function parseRetryAfter(header: string | null, status: Status): number | undefined {

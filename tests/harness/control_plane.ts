@@ -83,6 +83,11 @@ export class ControlPlane {
   readonly binDir: string;
   /** Run directory: certificates, kubeconfigs, data and logs. */
   readonly dir: string;
+  /**
+   * The API server's audit log (JSON lines): requests of service accounts in namespace
+   * `dbop-system` at Metadata level, so tests can see exactly what dbop was allowed to do.
+   */
+  readonly auditLogPath: string;
   /** Certificates and keys of this control plane. */
   readonly pki: Pki;
   readonly #etcdUrl: string;
@@ -107,6 +112,7 @@ export class ControlPlane {
     this.server = init.server;
     this.kubeconfigPath = `${init.dir}/admin.kubeconfig`;
     this.kubeconfigPathB = `${init.dir}/admin-b.kubeconfig`;
+    this.auditLogPath = `${init.dir}/logs/audit.log`;
     this.#etcdUrl = init.etcdUrl;
     this.#commands = init.commands;
     this.#log = init.log;
@@ -289,7 +295,11 @@ function componentCommands(
       "--authorization-mode=Node,RBAC",
       "--enable-admission-plugins=NamespaceLifecycle,LimitRanger,ServiceAccount,DefaultStorageClass," +
       "DefaultTolerationSeconds,StorageObjectInUseProtection,PersistentVolumeClaimResize," +
-      "MutatingAdmissionWebhook,ValidatingAdmissionWebhook,ValidatingAdmissionPolicy,ResourceQuota",
+      "MutatingAdmissionWebhook,ValidatingAdmissionWebhook,ValidatingAdmissionPolicy,ResourceQuota," +
+      "OwnerReferencesPermissionEnforcement",
+      `--audit-policy-file=${dir}/audit-policy.yaml`,
+      `--audit-log-path=${dir}/logs/audit.log`,
+      "--audit-log-format=json",
       "--allow-privileged=true",
       "--profiling=false",
       `--cert-dir=${dir}/apiserver-certs`,
@@ -336,6 +346,17 @@ function componentCommands(
   return commands;
 }
 
+const AUDIT_POLICY = [
+  "apiVersion: audit.k8s.io/v1",
+  "kind: Policy",
+  "omitStages: [RequestReceived]",
+  "rules:",
+  "- level: Metadata",
+  '  userGroups: ["system:serviceaccounts:dbop-system"]',
+  "- level: None",
+  "",
+].join("\n");
+
 function clusterObjects(nodes: number): string {
   const zones = ["zone-a", "zone-b", "zone-c"];
   const docs = [
@@ -380,6 +401,7 @@ export async function startControlPlane(options: ControlPlaneOptions = {}): Prom
   const binDir = options.binDir ?? await ensureBinaries(log);
   const dir = await Deno.makeTempDir({ prefix: "dbop-control-plane-" });
   await Deno.mkdir(`${dir}/logs`);
+  await Deno.writeTextFile(`${dir}/audit-policy.yaml`, AUDIT_POLICY);
   const pki = await writePki(`${dir}/pki`);
   const ports = {
     etcd: freePort(),

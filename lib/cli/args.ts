@@ -30,6 +30,8 @@ export interface RunOptions {
   metricsBindAddress: string;
   healthProbeBindAddress: string;
   maxConcurrentReconciles: number;
+  /** How often every cluster is reconciled again without a change, in ms. */
+  resyncPeriodMs: number;
   logLevel: (typeof LOG_LEVELS)[number];
   logFormat: (typeof LOG_FORMATS)[number];
   installCrds: boolean;
@@ -76,6 +78,10 @@ const RUN_FLAGS = {
   "max-concurrent-reconciles": {
     type: "string",
     help: "Clusters reconciled in parallel (default 4)",
+  },
+  "resync-period": {
+    type: "string",
+    help: "How often every cluster is reconciled without a change, as 30s, 10m or 1h (default 10m)",
   },
   "log-level": { type: "string", help: `One of ${LOG_LEVELS.join(", ")} (default info)` },
   "log-format": {
@@ -161,6 +167,14 @@ function parseRun(args: string[], env: (name: string) => string | undefined): Ru
       `Invalid value "${workersText}" for --max-concurrent-reconciles: expected a whole number from 1 to 256`,
     );
   }
+  const resyncText = str("resync-period") ?? "10m";
+  const resync = resyncText.match(/^(\d{1,6})(s|m|h)$/);
+  if (!resync || Number(resync[1]) === 0) {
+    throw new UsageError(
+      `Invalid value "${resyncText}" for --resync-period: expected a duration as "30s", "10m" or "1h"`,
+    );
+  }
+  const unitMs = { s: 1000, m: 60_000, h: 3_600_000 }[resync[2] as "s" | "m" | "h"];
   const namespaces = (values.namespace as string[] | undefined) ??
     env(envName("namespace"))?.split(",").map((n) => n.trim()).filter(Boolean) ?? [];
   for (const address of ["metrics-bind-address", "health-probe-bind-address"] as const) {
@@ -183,6 +197,7 @@ function parseRun(args: string[], env: (name: string) => string | undefined): Ru
     metricsBindAddress: str("metrics-bind-address") ?? ":8080",
     healthProbeBindAddress: str("health-probe-bind-address") ?? ":8081",
     maxConcurrentReconciles: workers,
+    resyncPeriodMs: Number(resync[1]) * unitMs,
     logLevel: oneOf("log-level", str("log-level") ?? "info", LOG_LEVELS),
     logFormat: oneOf("log-format", str("log-format") ?? "auto", LOG_FORMATS),
     installCrds: bool("install-crds"),

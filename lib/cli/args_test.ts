@@ -13,6 +13,17 @@ Deno.test("parseCommandLine() defaults to run with controller-runtime's defaults
   assert.equal(parsed.options.leaderElect, false);
   assert.equal(parsed.options.leaderElectionId, "dbop-leader");
   assert.equal(parsed.options.logFormat, "auto");
+  assert.equal(parsed.options.resyncPeriodMs, 600_000);
+});
+
+Deno.test("parseCommandLine() reads --resync-period in seconds, minutes or hours", () => {
+  const resync = (value: string) => {
+    const parsed = parseCommandLine(["--resync-period", value], noEnv);
+    return parsed.command === "run" ? parsed.options.resyncPeriodMs : undefined;
+  };
+  assert.equal(resync("45s"), 45_000);
+  assert.equal(resync("2m"), 120_000);
+  assert.equal(resync("1h"), 3_600_000);
 });
 
 Deno.test("parseCommandLine() takes repeated namespaces and flags before the command's", () => {
@@ -62,6 +73,8 @@ Deno.test("parseCommandLine() names the flag and the accepted values on bad inpu
       ["--metrics-bind-address", "eight"],
       /--metrics-bind-address: expected "host:port", ":port" or "0"/,
     ],
+    [["--resync-period", "10"], /--resync-period: expected a duration as "30s", "10m" or "1h"/],
+    [["--resync-period", "0s"], /--resync-period: expected a duration/],
     [["frobnicate"], /^Unknown command "frobnicate"/],
     [["render"], /"--file" \(-f\) is required/],
   ];

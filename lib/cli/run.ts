@@ -108,6 +108,7 @@ export async function runOperator(options: RunOptions): Promise<number> {
     setupDatabaseClusterController(manager, {
       namespaces: options.namespaces,
       maxConcurrentReconciles: options.maxConcurrentReconciles,
+      resyncPeriodMs: options.resyncPeriodMs,
       instance: id,
     });
     logger.info("Starting as {identity}, watching {scope}", {

@@ -28,6 +28,8 @@ export interface ControlPlaneOptions {
   nodes?: number;
   /** Extra kube-apiserver flags (e.g. `--default-watch-cache-size=0`). */
   apiserverFlags?: string[];
+  /** Extra kube-controller-manager flags (e.g. `--kube-api-qps=200`). */
+  controllerManagerFlags?: string[];
   /**
    * Also start a second API server on the same etcd, so tests can write through
    * one while the other is down or frozen.
@@ -261,7 +263,7 @@ function componentCommands(
   dir: string,
   pki: Pki,
   ports: { etcd: number; etcdPeer: number; apiserver: number; apiserverB?: number },
-  extraApiserverFlags: string[],
+  extra: { apiserver: string[]; controllerManager: string[] },
 ): Map<Component, string[]> {
   const etcdUrl = `http://127.0.0.1:${ports.etcd}`;
   const peerUrl = `http://127.0.0.1:${ports.etcdPeer}`;
@@ -303,7 +305,7 @@ function componentCommands(
       "--allow-privileged=true",
       "--profiling=false",
       `--cert-dir=${dir}/apiserver-certs`,
-      ...extraApiserverFlags,
+      ...extra.apiserver,
     ]],
     ["kube-controller-manager", [
       `${binDir}/kube-controller-manager`,
@@ -316,6 +318,7 @@ function componentCommands(
       "--enable-hostpath-provisioner=true",
       "--controllers=*",
       "--concurrent-gc-syncs=5",
+      ...extra.controllerManager,
     ]],
     ["kube-scheduler", [
       `${binDir}/kube-scheduler`,
@@ -438,7 +441,10 @@ export async function startControlPlane(options: ControlPlaneOptions = {}): Prom
     pki,
     server,
     etcdUrl: `http://127.0.0.1:${ports.etcd}`,
-    commands: componentCommands(binDir, dir, pki, ports, options.apiserverFlags ?? []),
+    commands: componentCommands(binDir, dir, pki, ports, {
+      apiserver: options.apiserverFlags ?? [],
+      controllerManager: options.controllerManagerFlags ?? [],
+    }),
     log,
     httpClient,
   });

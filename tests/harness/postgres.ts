@@ -1,0 +1,432 @@
+/**
+ * PostgreSQL from the distribution's packages (Debian's `postgresql`) for
+ * integration tests: finds the binaries, runs commands and servers as the
+ * `postgres` OS user when the tests run as root (PostgreSQL refuses to), each in
+ * its own session, inside a temporary directory. Disposing the sandbox stops
+ * every server it started, kills whatever is left of their process groups and
+ * of postmasters that daemonized (`pg_ctl start`), and removes the directory, so
+ * a failing test leaves no process behind.
+ *
+ * @module
+ */
+
+/** The apt line that provides what these tests need. */
+export const INSTALL_HINT = "apt-get install -y --no-install-recommends postgresql";
+
+const REQUIRED = "initdb postgres pg_ctl pg_isready pg_basebackup pg_dump pg_restore psql".split(
+  " ",
+);
+
+/** A PostgreSQL installation: its bin directory and server version. */
+export interface PostgresInstall {
+  binDir: string;
+  version: string;
+}
+
+/** The OS user servers run as, and how to become it. */
+export interface ServerUser {
+  name: string;
+  uid: number;
+  gid: number;
+  /** Command prefix: a new session, the parent-death signal and, as root, the switch to the user. */
+  switchUser: string[];
+}
+
+/** Options of {@linkcode Sandbox.run}: extra environment, and when to kill the command. */
+export interface RunOptions {
+  env?: Record<string, string>;
+  timeoutMs?: number;
+}
+
+/** Exit code and output of a command. */
+export interface CommandResult {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+async function exists(path: string): Promise<boolean> {
+  return await Deno.stat(path).then(() => true, () => false);
+}
+
+async function firstExisting(paths: string[]): Promise<string | undefined> {
+  for (const path of paths) if (await exists(path)) return path;
+  return undefined;
+}
+
+async function pgConfigBinDir(): Promise<string | undefined> {
+  try {
+    const out = await new Deno.Command("pg_config", { args: ["--bindir"], stderr: "null" })
+      .output();
+    return out.success ? new TextDecoder().decode(out.stdout).trim() : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Finds the server binaries: `pg_config --bindir`, else the newest `/usr/lib/postgresql/<major>/bin`. */
+export async function findPostgres(): Promise<PostgresInstall> {
+  const candidates: string[] = [];
+  const fromPgConfig = await pgConfigBinDir();
+  if (fromPgConfig) candidates.push(fromPgConfig);
+  const majors: number[] = [];
+  if (await exists("/usr/lib/postgresql")) {
+    for await (const entry of Deno.readDir("/usr/lib/postgresql")) {
+      if (/^\d+$/.test(entry.name)) majors.push(Number(entry.name));
+    }
+  }
+  candidates.push(
+    ...majors.sort((a, b) => b - a).map((major) => `/usr/lib/postgresql/${major}/bin`),
+  );
+  for (const binDir of candidates) {
+    if (!await exists(`${binDir}/postgres`)) continue;
+    const missing = [];
+    for (const name of REQUIRED) if (!await exists(`${binDir}/${name}`)) missing.push(name);
+    if (missing.length > 0) {
+      throw new Error(`Incomplete PostgreSQL in "${binDir}": missing ${missing.join(", ")}`);
+    }
+    const out = await new Deno.Command(`${binDir}/postgres`, { args: ["--version"] }).output();
+    return { binDir, version: new TextDecoder().decode(out.stdout).trim() };
+  }
+  throw new Error(
+    `PostgreSQL server binaries not found in "pg_config --bindir" or "/usr/lib/postgresql/*/bin": ` +
+      `install them with "${INSTALL_HINT}"`,
+  );
+}
+
+/**
+ * Every command gets SIGINT (a fast shutdown for a postmaster) when the test process dies,
+ * even by SIGKILL, so that a killed test run leaves no server behind.
+ */
+const PARENT_DEATH = "--pdeathsig=SIGINT";
+
+/**
+ * The user servers run as: `postgres` when running as root, else the current one. Each
+ * command runs in its own session (setsid) so that its whole process group can be killed.
+ */
+export async function serverUser(): Promise<ServerUser> {
+  const setsid = await firstExisting(["/usr/bin/setsid", "/bin/setsid"]);
+  const setpriv = await firstExisting(["/usr/bin/setpriv", "/bin/setpriv"]);
+  if (!setsid || !setpriv) {
+    throw new Error('Cannot start servers: no "setsid" or "setpriv" (util-linux)');
+  }
+  if (Deno.uid() !== 0) {
+    const name = Deno.env.get("USER") ?? "";
+    return {
+      name,
+      uid: Deno.uid()!,
+      gid: Deno.gid()!,
+      switchUser: [setsid, setpriv, PARENT_DEATH, "--"],
+    };
+  }
+  const line = (await Deno.readTextFile("/etc/passwd")).split("\n")
+    .find((entry) => entry.startsWith("postgres:"));
+  if (!line) {
+    throw new Error(
+      `PostgreSQL refuses to run as root and there is no "postgres" OS user: "${INSTALL_HINT}"`,
+    );
+  }
+  const [, , uid, gid] = line.split(":");
+  const become = ["--reuid=postgres", "--regid=postgres", "--init-groups"];
+  return {
+    name: "postgres",
+    uid: Number(uid),
+    gid: Number(gid),
+    switchUser: [setsid, setpriv, PARENT_DEATH, ...become, "--"],
+  };
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+/** Processes whose process group is `pgid`, from /proc. */
+async function groupMembers(pgid: number): Promise<number[]> {
+  const members: number[] = [];
+  for await (const entry of Deno.readDir("/proc")) {
+    if (!/^\d+$/.test(entry.name)) continue;
+    const stat = await Deno.readTextFile(`/proc/${entry.name}/stat`).catch(() => "");
+    // Fields after the command name (which may hold spaces): state, ppid, pgrp.
+    const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+    if (Number(fields[2]) === pgid) members.push(Number(entry.name));
+  }
+  return members;
+}
+
+async function killGroup(pgid: number): Promise<void> {
+  for (let attempt = 0; attempt < 50 && (await groupMembers(pgid)).length > 0; attempt++) {
+    for (const pid of await groupMembers(pgid)) {
+      try {
+        Deno.kill(pid, "SIGKILL");
+      } catch { /* already gone */ }
+    }
+    await sleep(100);
+  }
+}
+
+/** Stops a postmaster left behind in `pgdata` (its pid file outlives a crashed launcher). */
+async function stopOrphanPostmaster(pgdata: string): Promise<void> {
+  const pidFile = await Deno.readTextFile(`${pgdata}/postmaster.pid`).catch(() => "");
+  const pid = Number(pidFile.split("\n")[0]);
+  if (!pid) return;
+  const alive = async () =>
+    (await Deno.readTextFile(`/proc/${pid}/cmdline`).catch(() => "")).includes("postgres");
+  for (const signal of ["SIGINT", "SIGQUIT", "SIGKILL"] as const) {
+    if (!await alive()) return;
+    Deno.kill(pid, signal);
+    for (let i = 0; i < 100 && await alive(); i++) await sleep(100);
+  }
+}
+
+/** A long-running command (a server), its output kept for error messages. */
+export class ServerProcess {
+  readonly name: string;
+  readonly port: number;
+  #child: Deno.ChildProcess;
+  #output: string[] = [];
+  #pumps: Promise<void>;
+  #exited: Deno.CommandStatus | undefined;
+  #status: Promise<Deno.CommandStatus>;
+  #dataDirs: string[];
+
+  constructor(
+    child: Deno.ChildProcess,
+    options: { name: string; port: number; dataDirs: string[] },
+  ) {
+    this.#child = child;
+    this.name = options.name;
+    this.port = options.port;
+    this.#dataDirs = options.dataDirs;
+    const pump = async (stream: ReadableStream<Uint8Array>) => {
+      for await (const text of stream.pipeThrough(new TextDecoderStream())) this.#output.push(text);
+    };
+    this.#pumps = Promise.all([pump(child.stdout), pump(child.stderr)]).then(() => {});
+    this.#status = child.status.then((status) => this.#exited = status);
+  }
+
+  /** Process id (the postmaster's once the launcher has exec'd it). */
+  get pid(): number {
+    return this.#child.pid;
+  }
+
+  /** Everything the process printed so far. */
+  output(): string {
+    return this.#output.join("");
+  }
+
+  /** The last lines the process printed. */
+  logTail(lines = 40): string {
+    return this.output().trimEnd().split("\n").slice(-lines).join("\n");
+  }
+
+  /** Waits until the server accepts TCP connections on 127.0.0.1; fails if it exits first. */
+  async waitReady(sandbox: Sandbox, options: { timeoutMs?: number } = {}): Promise<void> {
+    const deadline = Date.now() + (options.timeoutMs ?? 120_000);
+    while (true) {
+      if (this.#exited) {
+        // Not waiting for the output to end: a postmaster daemonized by pg_ctl may hold it open.
+        throw new Error(
+          `Server "${this.name}" exited with code "${this.#exited.code}":\n${this.logTail()}`,
+        );
+      }
+      const probe = await sandbox.run("pg_isready", [
+        "-q",
+        "-h",
+        "127.0.0.1",
+        "-p",
+        `${this.port}`,
+      ]);
+      if (probe.code === 0) return;
+      if (Date.now() > deadline) {
+        throw new Error(
+          `Server "${this.name}" not ready on port "${this.port}":\n${this.logTail()}`,
+        );
+      }
+      await sleep(200);
+    }
+  }
+
+  /** Fast shutdown, escalating to SIGQUIT and SIGKILL; then nothing of it is left running. */
+  async stop(): Promise<void> {
+    for (const signal of ["SIGINT", "SIGQUIT", "SIGKILL"] as const) {
+      if (this.#exited) break;
+      try {
+        Deno.kill(this.#child.pid, signal);
+      } catch { /* exited meanwhile */ }
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      await Promise.race([
+        this.#status,
+        new Promise((resolve) => timer = setTimeout(resolve, 15_000)),
+      ]);
+      clearTimeout(timer);
+    }
+    await this.#status;
+    await killGroup(this.#child.pid);
+    for (const dir of this.#dataDirs) await stopOrphanPostmaster(dir);
+    await this.#pumps;
+  }
+}
+
+const SIGNALS = ["SIGINT", "SIGTERM"] as const;
+
+/**
+ * A temporary directory owned by the server user, with helpers to run commands as that
+ * user with a controlled environment. `await using` it so that it is always cleaned up.
+ */
+export class Sandbox implements AsyncDisposable {
+  readonly root: string;
+  readonly install: PostgresInstall;
+  readonly user: ServerUser;
+  #servers: ServerProcess[] = [];
+  #outputs: string[] = [];
+
+  private constructor(root: string, install: PostgresInstall, user: ServerUser) {
+    this.root = root;
+    this.install = install;
+    this.user = user;
+  }
+
+  /** Creates the directory (mode 0755, so the server user can reach it) and finds PostgreSQL. */
+  static async create(options: { prefix?: string } = {}): Promise<Sandbox> {
+    const install = await findPostgres();
+    const user = await serverUser();
+    const root = await Deno.makeTempDir({ prefix: options.prefix ?? "dbop-pg-" });
+    await Deno.chmod(root, 0o755);
+    const sandbox = new Sandbox(root, install, user);
+    await sandbox.own(root);
+    for (const signal of SIGNALS) Deno.addSignalListener(signal, sandbox.#interrupted);
+    return sandbox;
+  }
+
+  /** Gives `path` to the server user (when running as root). */
+  async own(path: string): Promise<void> {
+    if (Deno.uid() === 0) await Deno.chown(path, this.user.uid, this.user.gid);
+  }
+
+  /** Creates `path` and its missing parents under the root, owned by the server user. */
+  async mkdir(path: string, options: { mode?: number } = {}): Promise<string> {
+    const relative = path.startsWith(`${this.root}/`)
+      ? path.slice(this.root.length + 1)
+      : undefined;
+    if (relative === undefined) throw new Error(`Cannot create "${path}": outside "${this.root}"`);
+    let current = this.root;
+    for (const part of relative.split("/")) {
+      current = `${current}/${part}`;
+      if (await exists(current)) continue;
+      await Deno.mkdir(current, { mode: options.mode ?? 0o755 });
+      await Deno.chmod(current, options.mode ?? 0o755);
+      await this.own(current);
+    }
+    return path;
+  }
+
+  /** The environment of every command: the PostgreSQL binaries first on PATH, then `extra`. */
+  env(extra: Record<string, string> = {}): Record<string, string> {
+    return {
+      PATH: `${this.install.binDir}:/usr/local/bin:/usr/bin:/bin`,
+      HOME: this.root,
+      LANG: "C.UTF-8",
+      ...extra,
+    };
+  }
+
+  #command(command: string, args: string[], env: Record<string, string>) {
+    const [launcher, ...prefix] = this.user.switchUser;
+    return new Deno.Command(launcher, {
+      args: [...prefix, command, ...args],
+      env: this.env(env),
+      clearEnv: true,
+      cwd: this.root,
+      stdin: "null",
+      stdout: "piped",
+      stderr: "piped",
+    });
+  }
+
+  /** Runs a command as the server user to completion (killing its session after `timeoutMs`). */
+  async run(
+    command: string,
+    args: string[],
+    options: RunOptions = {},
+  ): Promise<CommandResult> {
+    const child = this.#command(command, args, options.env ?? {}).spawn();
+    const timer = setTimeout(() => killGroup(child.pid), options.timeoutMs ?? 120_000);
+    try {
+      const out = await child.output();
+      const decoder = new TextDecoder();
+      const result = {
+        code: out.code,
+        stdout: decoder.decode(out.stdout),
+        stderr: decoder.decode(out.stderr),
+      };
+      this.#outputs.push(result.stdout, result.stderr);
+      return result;
+    } finally {
+      clearTimeout(timer);
+      await killGroup(child.pid);
+    }
+  }
+
+  /** Like {@linkcode Sandbox.run}, but throws with the output unless the command succeeds. */
+  async runOk(
+    command: string,
+    args: string[],
+    options: RunOptions = {},
+  ): Promise<string> {
+    const result = await this.run(command, args, options);
+    if (result.code !== 0) {
+      throw new Error(
+        `Command "${[command, ...args].join(" ")}" failed with code "${result.code}":\n` +
+          `${result.stdout}${result.stderr}`.trimEnd(),
+      );
+    }
+    return result.stdout;
+  }
+
+  /**
+   * Starts a server command as the server user; `dataDirs` are checked for a daemonized
+   * postmaster when it stops. Stopped by {@linkcode ServerProcess.stop} or on disposal.
+   */
+  spawnServer(
+    command: string,
+    args: string[],
+    options: { name: string; port: number; env?: Record<string, string>; dataDirs?: string[] },
+  ): ServerProcess {
+    const child = this.#command(command, args, options.env ?? {}).spawn();
+    const server = new ServerProcess(child, {
+      name: options.name,
+      port: options.port,
+      dataDirs: options.dataDirs ?? [],
+    });
+    this.#servers.push(server);
+    return server;
+  }
+
+  /** The output of every command and server so far, e.g. to check that no secret leaks. */
+  outputs(): string[] {
+    return [...this.#outputs, ...this.#servers.map((server) => server.output())];
+  }
+
+  /** Interrupted test runs clean up too (and a killed one through PARENT_DEATH). */
+  #interrupted = () => {
+    this[Symbol.asyncDispose]().finally(() => Deno.exit(130));
+  };
+
+  /** Stops every server, then removes the directory. */
+  async [Symbol.asyncDispose](): Promise<void> {
+    for (const signal of SIGNALS) Deno.removeSignalListener(signal, this.#interrupted);
+    try {
+      for (const server of this.#servers.reverse()) await server.stop();
+    } finally {
+      await Deno.remove(this.root, { recursive: true });
+    }
+  }
+}
+
+/** A TCP port on 127.0.0.1 that was free a moment ago. */
+export function freePort(): number {
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const port = (listener.addr as Deno.NetAddr).port;
+  listener.close();
+  return port;
+}

@@ -116,19 +116,17 @@ export const CLUSTER_RULES: readonly Rule[] = [
   },
 ];
 
-/** Rules of the namespaced Role in the operator's namespace. */
+/**
+ * Rules of the namespaced Role in the operator's namespace. Only the Lease: dbop records
+ * events on DatabaseClusters (covered by the ClusterRole), none about leadership, so an
+ * events rule here would grant nothing that is used.
+ */
 export const LEADER_ELECTION_RULES: readonly Rule[] = [
   {
     apiGroups: ["coordination.k8s.io"],
     resources: ["leases"],
     verbs: ["get", "create", "update"],
     why: "leader election on a Lease",
-  },
-  {
-    apiGroups: ["events.k8s.io"],
-    resources: ["events"],
-    verbs: ["create", "patch"],
-    why: "events about leadership",
   },
 ];
 

@@ -99,7 +99,8 @@ function postgresEnv(cluster: DatabaseCluster): V1EnvVar[] {
     ...replicationEnv(cluster),
     value("RUN_DIR", PATHS.socket),
     fromSecret("POSTGRES_PASSWORD", superuserSecretName(name), "password"),
-    value("POSTGRES_INITDB_ARGS", "--data-checksums"),
+    // dbop's pg_hba.conf replaces initdb's; these make the unused one safe all the same.
+    value("POSTGRES_INITDB_ARGS", "--data-checksums --auth-local=peer --auth-host=scram-sha-256"),
     fromSecret("APP_USER", app, "username"),
     fromSecret("APP_PASSWORD", app, "password"),
     value("APP_DATABASE", cluster.spec.security.authentication.database),
@@ -144,8 +145,12 @@ function volumes(cluster: DatabaseCluster): V1Volume[] {
   return list;
 }
 
+/**
+ * Over TCP, not the socket: during bootstrap the image runs a temporary server on the
+ * socket only, which must not make the pod Ready (and join `-rw`) before init finishes.
+ */
 function pgIsReady(cluster: DatabaseCluster): string[] {
-  return ["pg_isready", "-q", "-h", PATHS.socket, "-p", String(cluster.spec.network.port)];
+  return ["pg_isready", "-q", "-h", "127.0.0.1", "-p", String(cluster.spec.network.port)];
 }
 
 /**

@@ -76,12 +76,12 @@ Deno.test("the application owner comes from existingSecret when set", () => {
   });
 });
 
-Deno.test("probes use pg_isready on the configured port; liveness only fails without an answer", () => {
+Deno.test("probes use pg_isready over TCP on the configured port; liveness only fails without an answer", () => {
   const postgres = container(
     buildInstancePodSpec(testCluster({ network: { port: 6000 } })),
     "postgres",
   );
-  const ready = ["pg_isready", "-q", "-h", "/var/run/postgresql", "-p", "6000"];
+  const ready = ["pg_isready", "-q", "-h", "127.0.0.1", "-p", "6000"];
   assert.deepEqual(postgres.readinessProbe?.exec?.command, ready);
   assert.deepEqual(postgres.startupProbe?.exec?.command, ready);
   assert.ok(
@@ -90,7 +90,7 @@ Deno.test("probes use pg_isready on the configured port; liveness only fails wit
   );
   const live = postgres.livenessProbe?.exec?.command ?? [];
   assert.equal(live[0], "/bin/sh");
-  assert.match(live[2], /^pg_isready -q -h \/var\/run\/postgresql -p 6000; \[ "\$\?" -ne 2 \]$/);
+  assert.match(live[2], /^pg_isready -q -h 127\.0\.0\.1 -p 6000; \[ "\$\?" -ne 2 \]$/);
 });
 
 Deno.test("the pod runs as the postgres user with fsGroup and no privileges", () => {

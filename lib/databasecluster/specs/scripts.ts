@@ -228,6 +228,8 @@ esac
 [ -d "$BACKUP_DIR" ] || fail "no directory \\"$BACKUP_DIR\\""
 
 name="$PGDATABASE-$(date -u +%Y%m%dT%H%M%SZ).dump"
+# Names are to the second: a second run in the same second must not replace a good dump.
+[ ! -e "$BACKUP_DIR/$name" ] || fail "backup \"$name\" already exists"
 partial="$BACKUP_DIR/.$name.partial"
 trap 'rm -f "$partial"' EXIT
 echo "backup.sh: dumping $PGDATABASE into $BACKUP_DIR/$name"

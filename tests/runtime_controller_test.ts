@@ -50,6 +50,10 @@ Deno.test({
         await new Promise((r) => setTimeout(r, 5));
         if (key === "flaky" && times.length <= 5) throw new Error(`attempt ${times.length} fails`);
         if (key === "terminal") throw new TerminalError("the user must fix this");
+        if (key === "buggy" && times.length === 1) {
+          // A programming error: counted as a panic, retried, and the controller keeps going.
+          (undefined as unknown as { field: string }).field;
+        }
         if (key === "periodic" && times.length < 3) return { requeueAfter: 500 };
         return {};
       } finally {
@@ -62,7 +66,7 @@ Deno.test({
     );
     const running = manager.run(stop.signal);
     try {
-      for (const name of ["flaky", "terminal", "periodic"]) {
+      for (const name of ["flaky", "terminal", "periodic", "buggy"]) {
         await resources.create(ConfigMaps, { metadata: { name, namespace: ns } });
       }
       await eventually(
@@ -99,8 +103,10 @@ Deno.test({
       };
       assert.equal(
         value('controller_runtime_reconcile_total{controller="test",result="error"}'),
-        6,
+        7,
       );
+      assert.equal(value('controller_runtime_reconcile_panics_total{controller="test"}'), 1);
+      assert.equal(attempts.get("buggy")?.length, 2, "a panicking reconcile is retried");
       assert.equal(
         value('controller_runtime_terminal_reconcile_errors_total{controller="test"}'),
         1,

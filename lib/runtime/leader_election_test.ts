@@ -41,7 +41,11 @@ class FakeLeaseClient {
   }
 
   #call<R>(signal: AbortSignal | undefined, fn: () => R): Promise<R> {
-    if (this.mode === "error") return Promise.reject(new NetworkError("Connection refused"));
+    if (this.mode === "error") {
+      return Promise.reject(
+        new NetworkError("https://127.0.0.1:6443", new Error("Connection refused")),
+      );
+    }
     if (this.mode === "hang") {
       return new Promise((_, reject) =>
         signal?.addEventListener("abort", () => reject(signal.reason), { once: true })

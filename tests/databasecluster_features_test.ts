@@ -9,9 +9,15 @@
  */
 import assert from "node:assert/strict";
 import { parse } from "yaml";
-import { createNamespace, eventually, testCluster } from "./harness/mod.ts";
-import { startOperator } from "./harness/operator.ts";
-import { ensureCrd, getJson, type Obj, waitForCluster, waitForPhase } from "./harness/clusters.ts";
+import { eventually, testCluster } from "./harness/mod.ts";
+import { withOperator } from "./harness/operator.ts";
+import {
+  getJson,
+  installPodMonitorCrd,
+  type Obj,
+  waitForCluster,
+  waitForPhase,
+} from "./harness/clusters.ts";
 
 const cluster = testCluster();
 
@@ -24,25 +30,11 @@ async function apply(ns: string, name: string, spec: Obj): Promise<void> {
   await cluster.kubectlOk(["apply", "-f", "-"], { stdin: JSON.stringify(doc) });
 }
 
-function withOperator(prefix: string, fn: (ns: string) => Promise<void>): () => Promise<void> {
-  return async () => {
-    await ensureCrd(cluster);
-    const ns = await createNamespace(cluster, prefix);
-    const operator = startOperator(cluster.kubeconfigPath, { namespaces: [ns] });
-    try {
-      await fn(ns);
-    } finally {
-      await operator.stop();
-      await cluster.kubectl(["delete", "namespace", ns, "--wait=false"]);
-    }
-  };
-}
-
 Deno.test({
   name: "growing storage expands volumes whose class allows it and explains when it does not",
   sanitizeOps: false,
   sanitizeResources: false,
-  fn: withOperator("dbc-storage", async (ns) => {
+  fn: withOperator(cluster, "dbc-storage", async (ns) => {
     await apply(ns, "grow", { storage: { size: "1Gi", storageClassName: "fast-ssd" } });
     await apply(ns, "fixed", { storage: { size: "1Gi", storageClassName: "standard" } });
     await waitForPhase(cluster, ns, "grow", "Running");
@@ -89,7 +81,7 @@ Deno.test({
   name: "a completed backup Job becomes status.lastBackup and BackupReady with an event",
   sanitizeOps: false,
   sanitizeResources: false,
-  fn: withOperator("dbc-backup", async (ns) => {
+  fn: withOperator(cluster, "dbc-backup", async (ns) => {
     await apply(ns, "pg", {
       backup: { enabled: true, schedule: "0 2 * * *", retention: 3, storage: { size: "1Gi" } },
     });
@@ -126,7 +118,7 @@ Deno.test({
   name: "a PodMonitor appears once its CRD is installed; before that the status says why not",
   sanitizeOps: false,
   sanitizeResources: false,
-  fn: withOperator("dbc-monitor", async (ns) => {
+  fn: withOperator(cluster, "dbc-monitor", async (ns) => {
     await cluster.kubectl([
       "delete",
       "crd",
@@ -142,26 +134,7 @@ Deno.test({
     const sts = await getJson(cluster, ["get", "statefulset", "pg", "-n", ns]);
     const ports = sts.spec.template.spec.containers.flatMap((c: Obj) => c.ports ?? []);
     assert.ok(ports.some((p: Obj) => p.name === "metrics" && p.containerPort === 9187));
-    await cluster.kubectlOk(["apply", "-f", "-"], {
-      stdin: JSON.stringify({
-        apiVersion: "apiextensions.k8s.io/v1",
-        kind: "CustomResourceDefinition",
-        metadata: { name: "podmonitors.monitoring.coreos.com" },
-        spec: {
-          group: "monitoring.coreos.com",
-          names: { kind: "PodMonitor", plural: "podmonitors", singular: "podmonitor" },
-          scope: "Namespaced",
-          versions: [{
-            name: "v1",
-            served: true,
-            storage: true,
-            schema: {
-              openAPIV3Schema: { type: "object", "x-kubernetes-preserve-unknown-fields": true },
-            },
-          }],
-        },
-      }),
-    });
+    await installPodMonitorCrd(cluster);
     try {
       const monitor = await eventually("the PodMonitor", async () => {
         const res = await cluster.kubectl([
@@ -194,7 +167,7 @@ Deno.test({
   name: "a cluster deleted while it is still being created goes away cleanly",
   sanitizeOps: false,
   sanitizeResources: false,
-  fn: withOperator("dbc-early-delete", async (ns) => {
+  fn: withOperator(cluster, "dbc-early-delete", async (ns) => {
     await apply(ns, "brief", { replicas: 3, deletionPolicy: "Delete" });
     await eventually("the finalizer", async () => {
       const dbc = await getJson(cluster, ["get", "dbc", "brief", "-n", ns]);

@@ -9,7 +9,7 @@
 import assert from "node:assert/strict";
 import { parse } from "yaml";
 import { createNamespace, eventually, testCluster } from "./harness/mod.ts";
-import { startOperator } from "./harness/operator.ts";
+import { startOperator, withOperator } from "./harness/operator.ts";
 import { ensureCrd, getJson, type Obj, waitForCluster, waitForPhase } from "./harness/clusters.ts";
 
 const cluster = testCluster();
@@ -160,199 +160,165 @@ Deno.test({
   name: "scaling 1 -> 3 -> 2 follows spec.replicas with a disruption budget and events",
   sanitizeOps: false,
   sanitizeResources: false,
-  fn: async () => {
-    await ensureCrd(cluster);
-    const ns = await createNamespace(cluster, "dbc-scale");
-    const operator = startOperator(cluster.kubeconfigPath, { namespaces: [ns] });
-    try {
-      await minimalCluster(ns, "pg");
-      await waitForPhase(cluster, ns, "pg", "Running");
-      assert.equal(
-        (await cluster.kubectl(["get", "pdb", "pg", "-n", ns])).code,
-        1,
-        "no PDB for one instance",
-      );
-      await patchSpec(ns, "pg", { replicas: 3 });
-      const three = await waitForPhase(cluster, ns, "pg", "Running", 120_000);
-      assert.equal(three.status.readyReplicas, 3);
-      assert.equal(three.status.readyDisplay, "3/3");
-      const pdb = await getJson(cluster, ["get", "pdb", "pg", "-n", ns]);
-      assert.equal(pdb.spec.maxUnavailable, 1);
-      const replica = await getJson(cluster, ["get", "pod", "pg-2", "-n", ns]);
-      assert.equal(replica.metadata.labels["database.example.com/role"], "replica");
-      const ro = await getJson(cluster, ["get", "service", "pg-ro", "-n", ns]);
-      assert.equal(ro.spec.selector["database.example.com/role"], "replica");
-      await patchSpec(ns, "pg", { replicas: 2 });
-      await waitForCluster(
-        cluster,
-        ns,
-        "pg",
-        "2 ready instances",
-        (dbc) =>
-          dbc.status?.readyReplicas === 2 && dbc.status.replicas === 2 &&
-          dbc.status.phase === "Running",
-      );
-      await eventually(
-        "pod pg-2 gone",
-        async () =>
-          (await cluster.kubectl(["get", "pod", "pg-2", "-n", ns])).code !== 0 || undefined,
-      );
-      const reasons = await reasonsFor(ns, "pg");
-      assert.ok(reasons.includes("ScaledUp"), `ScaledUp in ${reasons}`);
-      assert.ok(reasons.includes("ScaledDown"), `ScaledDown in ${reasons}`);
-    } finally {
-      await operator.stop();
-      await cluster.kubectl(["delete", "namespace", ns, "--wait=false"]);
-    }
-  },
+  fn: withOperator(cluster, "dbc-scale", async (ns) => {
+    await minimalCluster(ns, "pg");
+    await waitForPhase(cluster, ns, "pg", "Running");
+    assert.equal(
+      (await cluster.kubectl(["get", "pdb", "pg", "-n", ns])).code,
+      1,
+      "no PDB for one instance",
+    );
+    await patchSpec(ns, "pg", { replicas: 3 });
+    const three = await waitForPhase(cluster, ns, "pg", "Running", 120_000);
+    assert.equal(three.status.readyReplicas, 3);
+    assert.equal(three.status.readyDisplay, "3/3");
+    const pdb = await getJson(cluster, ["get", "pdb", "pg", "-n", ns]);
+    assert.equal(pdb.spec.maxUnavailable, 1);
+    const replica = await getJson(cluster, ["get", "pod", "pg-2", "-n", ns]);
+    assert.equal(replica.metadata.labels["database.example.com/role"], "replica");
+    const ro = await getJson(cluster, ["get", "service", "pg-ro", "-n", ns]);
+    assert.equal(ro.spec.selector["database.example.com/role"], "replica");
+    await patchSpec(ns, "pg", { replicas: 2 });
+    await waitForCluster(
+      cluster,
+      ns,
+      "pg",
+      "2 ready instances",
+      (dbc) =>
+        dbc.status?.readyReplicas === 2 && dbc.status.replicas === 2 &&
+        dbc.status.phase === "Running",
+    );
+    await eventually(
+      "pod pg-2 gone",
+      async () => (await cluster.kubectl(["get", "pod", "pg-2", "-n", ns])).code !== 0 || undefined,
+    );
+    const reasons = await reasonsFor(ns, "pg");
+    assert.ok(reasons.includes("ScaledUp"), `ScaledUp in ${reasons}`);
+    assert.ok(reasons.includes("ScaledDown"), `ScaledDown in ${reasons}`);
+  }),
 });
 
 Deno.test({
   name: "a minor version change rolls the StatefulSet; a major one is refused and changes nothing",
   sanitizeOps: false,
   sanitizeResources: false,
-  fn: async () => {
-    await ensureCrd(cluster);
-    const ns = await createNamespace(cluster, "dbc-version");
-    const operator = startOperator(cluster.kubeconfigPath, { namespaces: [ns] });
-    try {
-      await minimalCluster(ns, "pg", { version: "16.3" });
-      await waitForPhase(cluster, ns, "pg", "Running");
-      await patchSpec(ns, "pg", { version: "16.4" });
-      await waitForPhase(cluster, ns, "pg", "Running");
-      const sts = await getJson(cluster, ["get", "statefulset", "pg", "-n", ns]);
-      assert.equal(sts.spec.template.spec.containers[0].image, "postgres:16.4");
-      await eventually("the pod to run the new image", async () => {
-        const pod = await getJson(cluster, ["get", "pod", "pg-0", "-n", ns]);
-        return pod.spec.containers[0].image === "postgres:16.4" && pod.status.phase === "Running"
-          ? true
-          : undefined;
-      });
-      const before = sts.metadata.resourceVersion;
-      await patchSpec(ns, "pg", { version: "17" });
-      const blocked = await waitForCluster(
-        cluster,
-        ns,
-        "pg",
-        "UpgradeBlocked",
-        (dbc) =>
-          dbc.status?.conditions?.some((c: Obj) =>
-            c.type === "Ready" && c.reason === "UpgradeBlocked"
-          ),
-      );
-      const ready = blocked.status.conditions.find((c: Obj) => c.type === "Ready");
-      assert.equal(ready.status, "False");
-      assert.match(ready.message, /from "16.4" to "17"/);
-      await new Promise((r) => setTimeout(r, 1000));
-      const after = await getJson(cluster, ["get", "statefulset", "pg", "-n", ns]);
-      assert.equal(after.metadata.resourceVersion, before, "the StatefulSet is untouched");
-      assert.ok((await reasonsFor(ns, "pg")).includes("UpgradeBlocked"));
-      await patchSpec(ns, "pg", { version: "16.4" });
-      await waitForPhase(cluster, ns, "pg", "Running");
-    } finally {
-      await operator.stop();
-      await cluster.kubectl(["delete", "namespace", ns, "--wait=false"]);
-    }
-  },
+  fn: withOperator(cluster, "dbc-version", async (ns) => {
+    await minimalCluster(ns, "pg", { version: "16.3" });
+    await waitForPhase(cluster, ns, "pg", "Running");
+    await patchSpec(ns, "pg", { version: "16.4" });
+    await waitForPhase(cluster, ns, "pg", "Running");
+    const sts = await getJson(cluster, ["get", "statefulset", "pg", "-n", ns]);
+    assert.equal(sts.spec.template.spec.containers[0].image, "postgres:16.4");
+    await eventually("the pod to run the new image", async () => {
+      const pod = await getJson(cluster, ["get", "pod", "pg-0", "-n", ns]);
+      return pod.spec.containers[0].image === "postgres:16.4" && pod.status.phase === "Running"
+        ? true
+        : undefined;
+    });
+    const before = sts.metadata.resourceVersion;
+    await patchSpec(ns, "pg", { version: "17" });
+    const blocked = await waitForCluster(
+      cluster,
+      ns,
+      "pg",
+      "UpgradeBlocked",
+      (dbc) =>
+        dbc.status?.conditions?.some((c: Obj) =>
+          c.type === "Ready" && c.reason === "UpgradeBlocked"
+        ),
+    );
+    const ready = blocked.status.conditions.find((c: Obj) => c.type === "Ready");
+    assert.equal(ready.status, "False");
+    assert.match(ready.message, /from "16.4" to "17"/);
+    await new Promise((r) => setTimeout(r, 1000));
+    const after = await getJson(cluster, ["get", "statefulset", "pg", "-n", ns]);
+    assert.equal(after.metadata.resourceVersion, before, "the StatefulSet is untouched");
+    assert.ok((await reasonsFor(ns, "pg")).includes("UpgradeBlocked"));
+    await patchSpec(ns, "pg", { version: "16.4" });
+    await waitForPhase(cluster, ns, "pg", "Running");
+  }),
 });
 
 Deno.test({
   name: "drift is corrected: hand edits are restored and deleted children recreated",
   sanitizeOps: false,
   sanitizeResources: false,
-  fn: async () => {
-    await ensureCrd(cluster);
-    const ns = await createNamespace(cluster, "dbc-drift");
-    const operator = startOperator(cluster.kubeconfigPath, { namespaces: [ns] });
-    try {
-      await minimalCluster(ns, "pg");
-      await waitForPhase(cluster, ns, "pg", "Running");
-      const password =
-        (await getJson(cluster, ["get", "secret", "pg-app", "-n", ns])).data.password;
-      await cluster.kubectlOk(["scale", "statefulset", "pg", "-n", ns, "--replicas=3"]);
-      await cluster.kubectlOk([
-        "patch",
-        "service",
-        "pg-rw",
-        "-n",
-        ns,
-        "--type=merge",
-        "-p",
-        '{"spec":{"selector":{"database.example.com/role":"replica"}}}',
-      ]);
-      await cluster.kubectlOk(["delete", "configmap", "pg-config", "-n", ns]);
-      await cluster.kubectlOk(["delete", "secret", "pg-app", "-n", ns]);
-      await eventually(
-        "the StatefulSet back at 1 replica",
-        async () =>
-          (await getJson(cluster, ["get", "statefulset", "pg", "-n", ns])).spec.replicas === 1 ||
-          undefined,
-      );
-      await eventually(
-        "the -rw selector restored",
-        async () =>
-          (await getJson(cluster, ["get", "service", "pg-rw", "-n", ns])).spec
-              .selector["database.example.com/role"] ===
-            "primary" || undefined,
-      );
-      await eventually(
-        "the ConfigMap recreated",
-        async () =>
-          (await cluster.kubectl(["get", "configmap", "pg-config", "-n", ns])).code === 0 ||
-          undefined,
-      );
-      const recreated = await eventually("the app Secret recreated", async () => {
-        const res = await cluster.kubectl(["get", "secret", "pg-app", "-n", ns, "-o", "json"]);
-        return res.code === 0 ? JSON.parse(res.stdout) : undefined;
-      });
-      assert.notEqual(recreated.data.password, undefined);
-      assert.ok(password.length > 0);
-    } finally {
-      await operator.stop();
-      await cluster.kubectl(["delete", "namespace", ns, "--wait=false"]);
-    }
-  },
+  fn: withOperator(cluster, "dbc-drift", async (ns) => {
+    await minimalCluster(ns, "pg");
+    await waitForPhase(cluster, ns, "pg", "Running");
+    const password = (await getJson(cluster, ["get", "secret", "pg-app", "-n", ns])).data.password;
+    await cluster.kubectlOk(["scale", "statefulset", "pg", "-n", ns, "--replicas=3"]);
+    await cluster.kubectlOk([
+      "patch",
+      "service",
+      "pg-rw",
+      "-n",
+      ns,
+      "--type=merge",
+      "-p",
+      '{"spec":{"selector":{"database.example.com/role":"replica"}}}',
+    ]);
+    await cluster.kubectlOk(["delete", "configmap", "pg-config", "-n", ns]);
+    await cluster.kubectlOk(["delete", "secret", "pg-app", "-n", ns]);
+    await eventually(
+      "the StatefulSet back at 1 replica",
+      async () =>
+        (await getJson(cluster, ["get", "statefulset", "pg", "-n", ns])).spec.replicas === 1 ||
+        undefined,
+    );
+    await eventually(
+      "the -rw selector restored",
+      async () =>
+        (await getJson(cluster, ["get", "service", "pg-rw", "-n", ns])).spec
+            .selector["database.example.com/role"] ===
+          "primary" || undefined,
+    );
+    await eventually(
+      "the ConfigMap recreated",
+      async () =>
+        (await cluster.kubectl(["get", "configmap", "pg-config", "-n", ns])).code === 0 ||
+        undefined,
+    );
+    const recreated = await eventually("the app Secret recreated", async () => {
+      const res = await cluster.kubectl(["get", "secret", "pg-app", "-n", ns, "-o", "json"]);
+      return res.code === 0 ? JSON.parse(res.stdout) : undefined;
+    });
+    assert.notEqual(recreated.data.password, undefined);
+    assert.ok(password.length > 0);
+  }),
 });
 
 Deno.test({
   name: "deletion keeps the volumes with Retain and removes them with Delete",
   sanitizeOps: false,
   sanitizeResources: false,
-  fn: async () => {
-    await ensureCrd(cluster);
-    const ns = await createNamespace(cluster, "dbc-delete");
-    const operator = startOperator(cluster.kubeconfigPath, { namespaces: [ns] });
-    try {
-      await minimalCluster(ns, "keep", { deletionPolicy: "Retain" });
-      await minimalCluster(ns, "drop", { deletionPolicy: "Delete" });
-      await waitForPhase(cluster, ns, "keep", "Running");
-      await waitForPhase(cluster, ns, "drop", "Running");
-      await cluster.kubectlOk(["delete", "dbc", "keep", "drop", "-n", ns, "--timeout=90s"]);
-      const kept = await getJson(cluster, ["get", "pvc", "data-keep-0", "-n", ns]);
-      assert.equal(kept.metadata.deletionTimestamp, undefined, "the Retain cluster's volume stays");
-      assert.ok(
-        !(kept.metadata.ownerReferences ?? []).some((r: Obj) => r.kind === "DatabaseCluster"),
-        "detached from the deleted cluster",
-      );
-      await eventually(
-        "the Delete cluster's volume to go",
-        async () =>
-          (await cluster.kubectl(["get", "pvc", "data-drop-0", "-n", ns])).code !== 0 || undefined,
-      );
-      await eventually(
-        "children collected",
-        async () =>
-          (await cluster.kubectl(["get", "statefulset", "keep", "-n", ns])).code !== 0 || undefined,
-      );
-      const events = await getJson(cluster, ["get", "events.events.k8s.io", "-n", ns]);
-      assert.ok(
-        events.items.some((e: Obj) =>
-          e.reason === "DeletionRetainedData" && e.regarding.name === "keep"
-        ),
-      );
-    } finally {
-      await operator.stop();
-      await cluster.kubectl(["delete", "namespace", ns, "--wait=false"]);
-    }
-  },
+  fn: withOperator(cluster, "dbc-delete", async (ns) => {
+    await minimalCluster(ns, "keep", { deletionPolicy: "Retain" });
+    await minimalCluster(ns, "drop", { deletionPolicy: "Delete" });
+    await waitForPhase(cluster, ns, "keep", "Running");
+    await waitForPhase(cluster, ns, "drop", "Running");
+    await cluster.kubectlOk(["delete", "dbc", "keep", "drop", "-n", ns, "--timeout=90s"]);
+    const kept = await getJson(cluster, ["get", "pvc", "data-keep-0", "-n", ns]);
+    assert.equal(kept.metadata.deletionTimestamp, undefined, "the Retain cluster's volume stays");
+    assert.ok(
+      !(kept.metadata.ownerReferences ?? []).some((r: Obj) => r.kind === "DatabaseCluster"),
+      "detached from the deleted cluster",
+    );
+    await eventually(
+      "the Delete cluster's volume to go",
+      async () =>
+        (await cluster.kubectl(["get", "pvc", "data-drop-0", "-n", ns])).code !== 0 || undefined,
+    );
+    await eventually(
+      "children collected",
+      async () =>
+        (await cluster.kubectl(["get", "statefulset", "keep", "-n", ns])).code !== 0 || undefined,
+    );
+    const events = await getJson(cluster, ["get", "events.events.k8s.io", "-n", ns]);
+    assert.ok(
+      events.items.some((e: Obj) =>
+        e.reason === "DeletionRetainedData" && e.regarding.name === "keep"
+      ),
+    );
+  }),
 });

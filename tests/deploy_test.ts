@@ -29,7 +29,14 @@ import {
   startControlPlane,
   type TestCluster,
 } from "./harness/mod.ts";
-import { ensureCrd, getJson, type Obj, waitForCluster, waitForPhase } from "./harness/clusters.ts";
+import {
+  ensureCrd,
+  getJson,
+  installPodMonitorCrd,
+  type Obj,
+  waitForCluster,
+  waitForPhase,
+} from "./harness/clusters.ts";
 import { DbopProcess } from "./harness/dbop_process.ts";
 
 const ROOT = new URL("../", import.meta.url).pathname;
@@ -37,29 +44,6 @@ const SA_USER = "system:serviceaccount:dbop-system:dbop";
 
 function report(line: string): void {
   Deno.stderr.writeSync(new TextEncoder().encode(`[deploy] ${line}\n`));
-}
-
-async function installPodMonitorCrd(cluster: TestCluster): Promise<void> {
-  await cluster.kubectlOk(["apply", "-f", "-"], {
-    stdin: JSON.stringify({
-      apiVersion: "apiextensions.k8s.io/v1",
-      kind: "CustomResourceDefinition",
-      metadata: { name: "podmonitors.monitoring.coreos.com" },
-      spec: {
-        group: "monitoring.coreos.com",
-        names: { kind: "PodMonitor", plural: "podmonitors", singular: "podmonitor" },
-        scope: "Namespaced",
-        versions: [{
-          name: "v1",
-          served: true,
-          storage: true,
-          schema: {
-            openAPIV3Schema: { type: "object", "x-kubernetes-preserve-unknown-fields": true },
-          },
-        }],
-      },
-    }),
-  });
 }
 
 /** Drives a cluster through every path the ClusterRole is for, ending with its deletion. */

@@ -78,3 +78,27 @@ export async function waitForCluster(
     return check(dbc) ? dbc : undefined;
   }, { timeoutMs, intervalMs: 250 });
 }
+
+/** Installs a minimal Prometheus Operator PodMonitor CRD (schema-less), as dbop discovers it. */
+export async function installPodMonitorCrd(cluster: TestCluster): Promise<void> {
+  await cluster.kubectlOk(["apply", "-f", "-"], {
+    stdin: JSON.stringify({
+      apiVersion: "apiextensions.k8s.io/v1",
+      kind: "CustomResourceDefinition",
+      metadata: { name: "podmonitors.monitoring.coreos.com" },
+      spec: {
+        group: "monitoring.coreos.com",
+        names: { kind: "PodMonitor", plural: "podmonitors", singular: "podmonitor" },
+        scope: "Namespaced",
+        versions: [{
+          name: "v1",
+          served: true,
+          storage: true,
+          schema: {
+            openAPIV3Schema: { type: "object", "x-kubernetes-preserve-unknown-fields": true },
+          },
+        }],
+      },
+    }),
+  });
+}

@@ -6,6 +6,8 @@
  * @module
  */
 import { KubeClient, loadKubeConfig, Resources } from "../../lib/kube/mod.ts";
+import { ensureCrd } from "./clusters.ts";
+import { createNamespace, type TestCluster } from "./mod.ts";
 import { setupDatabaseClusterController } from "../../lib/databasecluster/controller.ts";
 import {
   createOperatorMetrics,
@@ -62,5 +64,27 @@ export function startOperator(
       await running;
       resources.client.close();
     },
+  };
+}
+
+/**
+ * A test body run with its own namespace (created first, deleted after) and an operator
+ * watching only that namespace, on a cluster prepared by {@linkcode ensureCrd}.
+ */
+export function withOperator(
+  cluster: TestCluster,
+  prefix: string,
+  fn: (namespace: string, operator: TestOperator) => Promise<void>,
+): () => Promise<void> {
+  return async () => {
+    await ensureCrd(cluster);
+    const ns = await createNamespace(cluster, prefix);
+    const operator = startOperator(cluster.kubeconfigPath, { namespaces: [ns] });
+    try {
+      await fn(ns, operator);
+    } finally {
+      await operator.stop();
+      await cluster.kubectl(["delete", "namespace", ns, "--wait=false"]);
+    }
   };
 }

@@ -17,7 +17,7 @@ import { helpText, parseCommandLine, UsageError } from "./lib/cli/args.ts";
 import { PreflightError } from "./lib/cli/preflight.ts";
 import { ConfigError, runOperator } from "./lib/cli/run.ts";
 import { LeadershipLostError } from "./lib/runtime/mod.ts";
-import { renderManifests } from "./lib/databasecluster/render.ts";
+import { renderManifests } from "./lib/databasecluster/mod.ts";
 import { versionLine } from "./lib/version.ts";
 
 const encoder = new TextEncoder();

@@ -8,7 +8,7 @@
  */
 import { DATABASE_CLUSTER } from "../api/mod.ts";
 import { NetworkError, NotFoundError, type Resources } from "../kube/mod.ts";
-import type { Rule } from "../databasecluster/rbac.ts";
+import type { Rule } from "../databasecluster/mod.ts";
 
 /** A start-up problem: printed as one line, exit code 1. */
 export class PreflightError extends Error {

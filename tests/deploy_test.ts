@@ -149,9 +149,16 @@ const NOT_A_REQUEST_HERE: Record<string, string> = {
 interface AuditEvent {
   verb: string;
   user: { username: string };
-  objectRef?: { apiGroup?: string; resource?: string; subresource?: string };
-  responseStatus?: { code?: number };
+  objectRef?: {
+    apiGroup?: string;
+    resource?: string;
+    subresource?: string;
+    namespace?: string;
+    name?: string;
+  };
+  responseStatus?: { code?: number; message?: string };
   stage: string;
+  requestReceivedTimestamp?: string;
 }
 
 async function auditedRequests(path: string): Promise<AuditEvent[]> {
@@ -285,7 +292,13 @@ async function inCluster(cluster: TestCluster, cp: ControlPlane, dir: string): P
 
   const requests = await auditedRequests(cp.auditLogPath);
   const refused = requests.filter((e) => e.responseStatus?.code === 403)
-    .map((e) => grantKey(e.objectRef!.apiGroup ?? "", e.objectRef!.resource!, e.verb));
+    .map((e) =>
+      `${grantKey(e.objectRef!.apiGroup ?? "", e.objectRef!.resource!, e.verb)} ` +
+      `${e.objectRef!.namespace ?? ""}/${
+        e.objectRef!.name ?? ""
+      } at ${e.requestReceivedTimestamp}: ` +
+      (e.responseStatus?.message ?? "")
+    );
   assert.deepEqual(refused, [], "nothing dbop did was forbidden");
   const used = grantsUsed(requests);
   const granted = [...CLUSTER_RULES, ...LEADER_ELECTION_RULES].flatMap((rule) =>

@@ -10,7 +10,7 @@ Deno.test("quantityBytes() reads binary, decimal and plain quantities", () => {
   assert.throws(() => quantityBytes("ten gigs"), /Cannot read storage quantity "ten gigs"/);
 });
 
-Deno.test("plannedExpansions() lists smaller volumes and whether their class can expand", () => {
+Deno.test("plannedExpansions() lists smaller bound volumes and whether their class can expand", () => {
   const claim = (
     name: string,
     size: string,
@@ -18,6 +18,7 @@ Deno.test("plannedExpansions() lists smaller volumes and whether their class can
   ): V1PersistentVolumeClaim => ({
     metadata: { name, namespace: "db" },
     spec: { storageClassName, resources: { requests: { storage: size } } },
+    status: { phase: "Bound" },
   });
   const classes: Record<string, V1StorageClass> = {
     fast: { provisioner: "p", allowVolumeExpansion: true },

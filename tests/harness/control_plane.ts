@@ -127,8 +127,15 @@ export class ControlPlane {
     const logFile = `${this.dir}/logs/${component}.log`;
     // The shell execs the component with its output appended to the log file, so a
     // busy test process can never block it on a full pipe, and its pid is the component's.
+    // setpriv's parent-death signal kills it if this process dies without stopping it.
     const child = new Deno.Command("bash", {
-      args: ["-c", 'exec "$@" >>"$DBOP_COMPONENT_LOG" 2>&1', "bash", bin, ...args],
+      args: [
+        "-c",
+        'exec setpriv --pdeathsig SIGKILL -- "$@" >>"$DBOP_COMPONENT_LOG" 2>&1',
+        "bash",
+        bin,
+        ...args,
+      ],
       env: { DBOP_COMPONENT_LOG: logFile },
       stdin: "null",
       stdout: "null",

@@ -232,6 +232,7 @@ async function outOfCluster(cluster: TestCluster, cp: ControlPlane): Promise<voi
     "--leader-elect",
     "--leader-election-namespace=default",
     "--leader-election-id=dbop-out-of-cluster",
+    "--install-crds",
     "--metrics-bind-address=0",
     "--health-probe-bind-address=0",
     "--log-format=json",
@@ -244,6 +245,7 @@ async function outOfCluster(cluster: TestCluster, cp: ControlPlane): Promise<voi
       `out-of-cluster: sample Running ${Date.now() - dbop.startedAt} ms after the process started`,
     );
     assert.equal(dbc.status.readyDisplay, "1/1");
+    assert.match(dbop.stderr, /Applied the DatabaseCluster CRD/);
   } finally {
     const stopped = await dbop.stop("SIGTERM");
     report(`out-of-cluster: SIGTERM to exit ${stopped.ms} ms, exit code ${stopped.code}`);

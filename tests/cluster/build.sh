@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Builds the local control plane (etcd, kube-apiserver, kube-controller-manager,
-# kube-scheduler, kubectl, kwok, kwokctl) from Go modules into a cache outside
+# kube-scheduler, kubectl, kwok) from Go modules into a cache outside
 # the repo. Idempotent: a finished build is reused. Prints the bin directory last.
 set -euo pipefail
 
@@ -93,8 +93,9 @@ if [[ ! -x "$bin/etcd" ]]; then
   mv "$bin/etcd.tmp" "$bin/etcd"
 fi
 
-# kwok: its go.mod has no replace directives, so go install works as is.
-for cmd in kwok kwokctl; do
+# kwok (the fake-node controller; the harness starts components itself, so no kwokctl):
+# its go.mod has no replace directives, so go install works as is.
+for cmd in kwok; do
   if [[ ! -x "$bin/$cmd" ]]; then
     log "building $cmd $KWOK_VERSION"
     GOBIN="$bin" GOFLAGS= go install -trimpath \

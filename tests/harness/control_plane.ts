@@ -256,7 +256,11 @@ export class ControlPlane {
     }
     const order = [...this.#commands.keys()].reverse();
     for (const component of order) {
-      this.resume(component);
+      try {
+        this.resume(component);
+      } catch {
+        // It already exited (crashed or killed): nothing to resume.
+      }
       await this.kill(component, "SIGTERM").catch(() => {});
     }
     for (const component of order) await this.kill(component, "SIGKILL");

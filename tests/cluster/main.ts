@@ -64,7 +64,8 @@ const stopped = Promise.withResolvers<void>();
 for (const signal of ["SIGINT", "SIGTERM"] as const) {
   Deno.addSignalListener(signal, () => stopped.resolve());
 }
-await Promise.race([stopped.promise, operator?.status]);
+// Without an operator, only a signal ends the run (a race with `undefined` would end it at once).
+await Promise.race(operator ? [stopped.promise, operator.status] : [stopped.promise]);
 if (operator) {
   try {
     operator.kill("SIGTERM");

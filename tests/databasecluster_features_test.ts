@@ -176,7 +176,9 @@ Deno.test({
     await cluster.kubectlOk(["delete", "dbc", "brief", "-n", ns, "--timeout=60s"]);
     await eventually("children gone", async () => {
       const res = await cluster.kubectl(["get", "statefulset,pvc", "-n", ns, "-o", "name"]);
-      return res.code === 0 && res.stdout.trim() === "" ? true : undefined;
+      const left = res.stdout.trim();
+      if (res.code !== 0 || left !== "") throw new Error(`still there: ${left || res.stderr}`);
+      return true;
     }, { timeoutMs: 90_000 });
   }),
 });

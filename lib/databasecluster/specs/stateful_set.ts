@@ -59,9 +59,13 @@ export function buildStatefulSet(
       podManagementPolicy: "OrderedReady",
       updateStrategy: { type: "RollingUpdate" },
       // A removed standby's volume holds a stale copy: scaling up again clones afresh
-      // rather than resume from WAL the primary may no longer have. Deleting the
-      // cluster keeps volumes here; the finalizer applies deletionPolicy.
-      persistentVolumeClaimRetentionPolicy: { whenDeleted: "Retain", whenScaled: "Delete" },
+      // rather than resume from WAL the primary may no longer have. With
+      // deletionPolicy Delete the StatefulSet owns its claims, so the garbage collector
+      // also removes a claim its controller created after dbop last looked.
+      persistentVolumeClaimRetentionPolicy: {
+        whenDeleted: cluster.spec.deletionPolicy === "Delete" ? "Delete" : "Retain",
+        whenScaled: "Delete",
+      },
       template: {
         metadata: {
           labels: commonLabels(name, "database"),

@@ -61,9 +61,14 @@ Deno.test("buildStatefulSet() rolls the pods when the configuration or certifica
   assert.notEqual(hash(buildStatefulSet(testCluster(), { certificate: "renewed" })), base);
 });
 
-Deno.test("buildStatefulSet() deletes a removed standby's volume but keeps volumes on deletion", () => {
+Deno.test("buildStatefulSet() deletes a removed standby's volume and follows deletionPolicy on deletion", () => {
   assert.deepEqual(buildStatefulSet(testCluster()).spec?.persistentVolumeClaimRetentionPolicy, {
     whenDeleted: "Retain",
+    whenScaled: "Delete",
+  });
+  const deleting = testCluster({ deletionPolicy: "Delete" });
+  assert.deepEqual(buildStatefulSet(deleting).spec?.persistentVolumeClaimRetentionPolicy, {
+    whenDeleted: "Delete",
     whenScaled: "Delete",
   });
 });

@@ -1,7 +1,7 @@
 /**
  * `deno task test [files...]`: builds the control plane (once, cached), starts
  * it on 127.0.0.1 unless `TEST_KUBECONFIG` names another cluster, runs
- * `deno test` against it (unit tests in lib/ and integration tests in tests/),
+ * `deno test` against it (unit tests in lib/ and bench/, integration tests in tests/),
  * and stops it, printing each component's log tail when a test failed.
  *
  * @module
@@ -20,7 +20,7 @@ say(
 );
 
 const junit = await Deno.makeTempFile({ prefix: "dbop-junit-", suffix: ".xml" });
-const files = Deno.args.length > 0 ? Deno.args : ["lib/", "tests/"];
+const files = Deno.args.length > 0 ? Deno.args : ["lib/", "bench/", "tests/"];
 const env: Record<string, string> = { [ENV_KUBECONFIG]: kubeconfig, [ENV_BIN_DIR]: binDir };
 const child = new Deno.Command(Deno.execPath(), {
   args: ["test", "--allow-all", `--junit-path=${junit}`, ...files],

@@ -63,6 +63,39 @@ function parse(pem: string): x509.X509Certificate | undefined {
   }
 }
 
+/** What renewal decisions read from a certificate. */
+interface CertificateFacts {
+  notAfter: number;
+  dnsNames: string[];
+  subjectKeyId?: string;
+  authorityKeyId?: string;
+}
+
+// Parsing X.509 was most of a reconcile's CPU, and every reconcile reads the same
+// PEMs again: each is parsed once. Cleared when full, so rotated certificates
+// cannot make it grow without bound.
+const FACTS_LIMIT = 4096;
+const factsByPem = new Map<string, CertificateFacts | null>();
+
+function factsOf(pem: string): CertificateFacts | undefined {
+  let facts = factsByPem.get(pem);
+  if (facts === undefined) {
+    const certificate = parse(pem);
+    facts = certificate
+      ? {
+        notAfter: certificate.notAfter.getTime(),
+        dnsNames: certificate.getExtension(x509.SubjectAlternativeNameExtension)?.names.items
+          .filter((name) => name.type === "dns").map((name) => name.value) ?? [],
+        subjectKeyId: certificate.getExtension(x509.SubjectKeyIdentifierExtension)?.keyId,
+        authorityKeyId: certificate.getExtension(x509.AuthorityKeyIdentifierExtension)?.keyId,
+      }
+      : null;
+    if (factsByPem.size >= FACTS_LIMIT) factsByPem.clear();
+    factsByPem.set(pem, facts);
+  }
+  return facts ?? undefined;
+}
+
 /** Issues a self-signed CA named after `name` (e.g. `shop/pg-main`), valid from `now`. */
 export async function issueClusterCa(
   name: string,
@@ -146,15 +179,14 @@ export function renewalTime(
   certPem: string,
   options: { before?: number } = {},
 ): Date | undefined {
-  const certificate = parse(certPem);
-  if (!certificate) return undefined;
-  return new Date(certificate.notAfter.getTime() - (options.before ?? RENEW_BEFORE_MS));
+  const facts = factsOf(certPem);
+  if (!facts) return undefined;
+  return new Date(facts.notAfter - (options.before ?? RENEW_BEFORE_MS));
 }
 
 /** The DNS names a certificate's subjectAltName lists. */
 export function certificateDnsNames(certPem: string): string[] {
-  const names = parse(certPem)?.getExtension(x509.SubjectAlternativeNameExtension)?.names;
-  return names?.items.filter((name) => name.type === "dns").map((name) => name.value) ?? [];
+  return [...factsOf(certPem)?.dnsNames ?? []];
 }
 
 /**
@@ -167,20 +199,16 @@ export function needsRenewal(
   now: Date,
   options: { before?: number; dnsNames?: readonly string[]; ca?: string } = {},
 ): boolean {
-  const certificate = parse(certPem);
-  if (!certificate) return true;
-  if (now.getTime() >= certificate.notAfter.getTime() - (options.before ?? RENEW_BEFORE_MS)) {
-    return true;
-  }
+  const facts = factsOf(certPem);
+  if (!facts) return true;
+  if (now.getTime() >= facts.notAfter - (options.before ?? RENEW_BEFORE_MS)) return true;
   if (options.dnsNames) {
-    const covered = new Set(certificateDnsNames(certPem));
+    const covered = new Set(facts.dnsNames);
     if (!options.dnsNames.every((name) => covered.has(name))) return true;
   }
   if (options.ca !== undefined) {
-    const ca = parse(options.ca);
-    const caKeyId = ca?.getExtension(x509.SubjectKeyIdentifierExtension)?.keyId;
-    const issuerKeyId = certificate.getExtension(x509.AuthorityKeyIdentifierExtension)?.keyId;
-    if (!ca || caKeyId === undefined || caKeyId !== issuerKeyId) return true;
+    const caKeyId = factsOf(options.ca)?.subjectKeyId;
+    if (caKeyId === undefined || caKeyId !== facts.authorityKeyId) return true;
   }
   return false;
 }

@@ -12,33 +12,14 @@
  */
 import type { KubernetesObject } from "@kubernetes/client-node";
 import { parseDatabaseCluster } from "../lib/api/mod.ts";
-import {
-  ConfigMaps,
-  CronJobs,
-  PersistentVolumeClaims,
-  PodDisruptionBudgets,
-  type Resources,
-  type ResourceType,
-  Secrets,
-  Services,
-  StatefulSets,
-} from "../lib/kube/mod.ts";
+import type { Resources } from "../lib/kube/mod.ts";
+import { childResourceType } from "../lib/databasecluster/apply.ts";
 import type { Children, ClusterObject } from "../lib/databasecluster/cache.ts";
 import { desiredChildren, ownerReference } from "../lib/databasecluster/desired.ts";
 import { clusterManifest, createClusters } from "./fleet.ts";
 import { Channel } from "./pool.ts";
 import { statefulSetRolledOut } from "./readiness.ts";
 import type { FleetView } from "./view.ts";
-
-const TYPES: Record<string, ResourceType> = {
-  Secret: Secrets,
-  ConfigMap: ConfigMaps,
-  Service: Services,
-  StatefulSet: StatefulSets,
-  PodDisruptionBudget: PodDisruptionBudgets,
-  PersistentVolumeClaim: PersistentVolumeClaims,
-  CronJob: CronJobs,
-};
 
 const NO_CHILDREN: Children = {
   statefulSets: [],
@@ -79,7 +60,7 @@ export async function applyOwned(
   const owner = ownerReference(parseDatabaseCluster(cluster));
   for (const child of children) {
     const owned = { ...child, metadata: { ...child.metadata, ownerReferences: [owner] } };
-    await resources.apply(TYPES[child.kind!], owned);
+    await resources.apply(childResourceType(child.kind!), owned);
   }
 }
 

@@ -37,6 +37,11 @@ function typeOf(kind: string): [ResourceType, keyof Children] {
   return entry;
 }
 
+/** The resource type of a child kind dbop applies (throws for any other kind). */
+export function childResourceType(kind: string): ResourceType {
+  return typeOf(kind)[0];
+}
+
 function cached(children: Children, kind: string, name: string): KubernetesObject | undefined {
   const [, key] = typeOf(kind);
   return (children[key] as KubernetesObject[]).find((o) => o.metadata?.name === name);
@@ -56,7 +61,7 @@ export async function applyChildren(
     if (
       !needsApply(object as Record<string, unknown>, live as Record<string, unknown> | undefined)
     ) continue;
-    await resources.apply(typeOf(object.kind!)[0], object, { signal });
+    await resources.apply(childResourceType(object.kind!), object, { signal });
     (live ? updated : created).push(object);
   }
   return { created, updated };
@@ -73,7 +78,7 @@ export async function deleteUnwanted(
   for (const { kind, name } of unwanted) {
     const live = cached(children, kind, name);
     if (!live) continue;
-    await resources.delete(typeOf(kind)[0], name, {
+    await resources.delete(childResourceType(kind), name, {
       namespace: live.metadata?.namespace,
       signal,
       preconditionUid: live.metadata?.uid,

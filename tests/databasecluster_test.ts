@@ -10,7 +10,14 @@ import assert from "node:assert/strict";
 import { parse } from "yaml";
 import { createNamespace, eventually, testCluster } from "./harness/mod.ts";
 import { startOperator, withOperator } from "./harness/operator.ts";
-import { ensureCrd, getJson, type Obj, waitForCluster, waitForPhase } from "./harness/clusters.ts";
+import {
+  ensureCrd,
+  getJson,
+  type Obj,
+  recordStatuses,
+  waitForCluster,
+  waitForPhase,
+} from "./harness/clusters.ts";
 
 const cluster = testCluster();
 const SAMPLES = new URL("../deploy/samples/", import.meta.url);
@@ -204,9 +211,24 @@ Deno.test({
   sanitizeResources: false,
   fn: withOperator(cluster, "dbc-version", async (ns) => {
     await minimalCluster(ns, "pg", { version: "16.3" });
-    await waitForPhase(cluster, ns, "pg", "Running");
-    await patchSpec(ns, "pg", { version: "16.4" });
-    await waitForPhase(cluster, ns, "pg", "Running");
+    const { metadata } = await waitForPhase(cluster, ns, "pg", "Running");
+    const recorder = await recordStatuses(cluster, ns, "pg");
+    try {
+      await patchSpec(ns, "pg", { version: "16.4" });
+      await eventually("Running for the new spec", async () => {
+        const last = recorder.statuses.at(-1);
+        return last?.observedGeneration > metadata.generation && last.phase === "Running"
+          ? true
+          : undefined;
+      });
+    } finally {
+      await recorder.stop();
+    }
+    // The first status for the new spec must say the rollout is under way, not Ready.
+    const first = recorder.statuses.find((s: Obj) => s.observedGeneration > metadata.generation);
+    assert.equal(first.phase, "Updating");
+    const ready = first.conditions.find((c: Obj) => c.type === "Ready");
+    assert.deepEqual([ready.status, ready.reason], ["False", "RollingUpdate"]);
     const sts = await getJson(cluster, ["get", "statefulset", "pg", "-n", ns]);
     assert.equal(sts.spec.template.spec.containers[0].image, "postgres:16.4");
     await eventually("the pod to run the new image", async () => {
@@ -227,9 +249,9 @@ Deno.test({
           c.type === "Ready" && c.reason === "UpgradeBlocked"
         ),
     );
-    const ready = blocked.status.conditions.find((c: Obj) => c.type === "Ready");
-    assert.equal(ready.status, "False");
-    assert.match(ready.message, /from "16.4" to "17"/);
+    const refused = blocked.status.conditions.find((c: Obj) => c.type === "Ready");
+    assert.equal(refused.status, "False");
+    assert.match(refused.message, /from "16.4" to "17"/);
     await new Promise((r) => setTimeout(r, 1000));
     const after = await getJson(cluster, ["get", "statefulset", "pg", "-n", ns]);
     assert.equal(after.metadata.resourceVersion, before, "the StatefulSet is untouched");

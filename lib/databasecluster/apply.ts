@@ -47,7 +47,11 @@ function cached(children: Children, kind: string, name: string): KubernetesObjec
   return (children[key] as KubernetesObject[]).find((o) => o.metadata?.name === name);
 }
 
-/** Applies the desired objects that differ from the cache; returns what was created and updated. */
+/**
+ * Applies the desired objects that differ from the cache; returns what the API server
+ * answered for each one created and updated (so the caller sees, e.g., a StatefulSet's
+ * new generation before the cache does).
+ */
 export async function applyChildren(
   resources: Resources,
   desired: KubernetesObject[],
@@ -61,8 +65,8 @@ export async function applyChildren(
     if (
       !needsApply(object as Record<string, unknown>, live as Record<string, unknown> | undefined)
     ) continue;
-    await resources.apply(childResourceType(object.kind!), object, { signal });
-    (live ? updated : created).push(object);
+    const applied = await resources.apply(childResourceType(object.kind!), object, { signal });
+    (live ? updated : created).push(applied);
   }
   return { created, updated };
 }

@@ -10,7 +10,7 @@
  *
  * @module
  */
-import type { KubernetesObject } from "@kubernetes/client-node";
+import type { KubernetesObject, V1StatefulSet } from "@kubernetes/client-node";
 import {
   type DatabaseCluster,
   InvalidDatabaseClusterError,
@@ -172,7 +172,13 @@ async function applyCluster(
   if (!deps.podMonitorCrd() && cluster.spec.monitoring.podMonitor) {
     notices.push("PodMonitor not created: the monitoring.coreos.com CRD is not installed");
   }
-  const status = await writeStatus(deps, object, cluster, children, { now, notices, stuck });
+  // Status from the StatefulSet as just applied: a new template shows as a rollout
+  // (generation ahead of observedGeneration), never as Ready for the new spec.
+  const appliedSet = [...written.created, ...written.updated].find((o) => o.kind === "StatefulSet");
+  const observed = appliedSet
+    ? { ...children, statefulSets: [appliedSet as V1StatefulSet] }
+    : children;
+  const status = await writeStatus(deps, object, cluster, observed, { now, notices, stuck });
   reportChanges(deps, object, cluster, children, { written, removed, grown, stuck, status });
   context.log.debug("Reconciled: {created} created, {updated} updated", {
     created: written.created.length,

@@ -1,9 +1,12 @@
 /**
  * Helpers for tests about DatabaseClusters: install the CRD, read objects as
- * JSON, wait for a phase or a condition.
+ * JSON, wait for a phase or a condition, record every status a watch delivers.
  *
  * @module
  */
+import { KubeClient, loadKubeConfig, Resources } from "../../lib/kube/mod.ts";
+import { DatabaseClusters } from "../../lib/databasecluster/cache.ts";
+import { Informer } from "../../lib/runtime/mod.ts";
 import { eventually, type TestCluster } from "./mod.ts";
 
 // deno-lint-ignore no-explicit-any
@@ -101,4 +104,40 @@ export async function installPodMonitorCrd(cluster: TestCluster): Promise<void> 
       },
     }),
   });
+}
+
+/** Every status a DatabaseCluster's watch delivers, in order, until stopped. */
+export interface StatusRecorder {
+  readonly statuses: Obj[];
+  stop(): Promise<void>;
+}
+
+/** Records each status of `namespace/name` as a watch delivers it, so short-lived states are seen. */
+export async function recordStatuses(
+  cluster: TestCluster,
+  namespace: string,
+  name: string,
+): Promise<StatusRecorder> {
+  const resources = new Resources(
+    new KubeClient(loadKubeConfig({ kubeconfig: cluster.kubeconfigPath }).kubeConfig),
+  );
+  const informer = new Informer(resources, DatabaseClusters, {
+    namespace,
+    fieldSelector: `metadata.name=${name}`,
+  });
+  const statuses: Obj[] = [];
+  informer.addHandler((event) => {
+    if (event.type !== "deleted" && event.object.status) statuses.push(event.object.status);
+  });
+  const stop = new AbortController();
+  const running = informer.run(stop.signal);
+  await informer.waitForSync();
+  return {
+    statuses,
+    async stop() {
+      stop.abort();
+      await running;
+      resources.client.close();
+    },
+  };
 }

@@ -20,9 +20,36 @@ export const CREATE_CONCURRENCY = 16;
 const MANAGER = "dbop-bench";
 const SAMPLE = new URL("../deploy/samples/minimal.yaml", import.meta.url);
 
+/**
+ * Clusters per namespace. The controller manager's endpoint controllers match every pod
+ * event against every Service of the pod's namespace: 1000 clusters (5000 Services) in one
+ * namespace made them, not dbop or the API server, the limit of both dbop and the floor.
+ */
+export const CLUSTERS_PER_NAMESPACE = 50;
+
 /** Names `pg-0000`, `pg-0001`, ... */
 export function clusterNames(count: number): string[] {
   return Array.from({ length: count }, (_, i) => `pg-${String(i).padStart(4, "0")}`);
+}
+
+const FLEET_NAME = /^pg-(\d+)$/;
+
+/** The namespace of a fleet cluster: `<prefix>-0` for the first 50, `<prefix>-1` after, ... */
+export function fleetNamespace(prefix: string, name: string): string {
+  const index = FLEET_NAME.exec(name)?.[1];
+  if (index === undefined) throw new Error(`Not a fleet cluster name: "${name}"`);
+  return `${prefix}-${Math.floor(Number(index) / CLUSTERS_PER_NAMESPACE)}`;
+}
+
+/** Whether `namespace/name` is a cluster of the fleet named by `prefix`. */
+export function inFleet(prefix: string, namespace: string | undefined, name: string): boolean {
+  return FLEET_NAME.test(name) && namespace === fleetNamespace(prefix, name);
+}
+
+/** Every namespace of a fleet of `count` clusters. */
+export function fleetNamespaces(prefix: string, count: number): string[] {
+  const shards = Math.ceil(count / CLUSTERS_PER_NAMESPACE);
+  return Array.from({ length: shards }, (_, i) => `${prefix}-${i}`);
 }
 
 /** The sample cluster named `name` in `namespace`, at the base version. */
@@ -35,15 +62,19 @@ export async function clusterManifest(namespace: string, name: string): Promise<
   };
 }
 
-/** Creates the clusters with {@linkcode CREATE_CONCURRENCY} in flight; `onCreated` gets each as stored. */
+/**
+ * Creates the clusters, each in the namespace `namespaceOf` names, with
+ * {@linkcode CREATE_CONCURRENCY} in flight; `onCreated` gets each as stored.
+ */
 export async function createClusters(
   admin: Resources,
-  namespace: string,
+  namespaceOf: (name: string) => string,
   names: readonly string[],
   onCreated: (created: ClusterObject, at: number) => void | Promise<void>,
 ): Promise<void> {
-  const template = await clusterManifest(namespace, "x");
+  const template = await clusterManifest("", "x");
   await forEachConcurrently(names, CREATE_CONCURRENCY, async (name) => {
+    const namespace = namespaceOf(name);
     const created = await admin.client.request<ClusterObject>(
       resourcePath(DatabaseClusters, { namespace }),
       {

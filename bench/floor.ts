@@ -77,7 +77,7 @@ export interface FloorResult {
   prepareMs: number;
 }
 
-/** Runs the floor for `names` in the view's namespace. */
+/** Runs the floor for `names` in the view's namespaces. */
 export async function runFloor(options: {
   admin: Resources;
   floor: Resources;
@@ -88,11 +88,11 @@ export async function runFloor(options: {
   log: (line: string) => void;
 }): Promise<FloorResult> {
   const { view, names } = options;
-  const namespace = view.namespace;
   const preparing = Date.now();
   const children = new Map<string, KubernetesObject[]>();
   for (const name of names) {
-    children.set(name, await firstReconcileChildren(await clusterManifest(namespace, name)));
+    const manifest = await clusterManifest(view.namespaceOf(name), name);
+    children.set(name, await firstReconcileChildren(manifest));
   }
   const prepareMs = Date.now() - preparing;
   const tracker = view.track((name) => statefulSetRolledOut(view.statefulSet(name)));
@@ -107,7 +107,7 @@ export async function runFloor(options: {
   const working = Promise.all(Array.from({ length: options.workers }, worker));
   // Handled below; without this an early failure would be an unhandled rejection.
   working.catch(() => {});
-  await createClusters(options.admin, namespace, names, (created, at) => {
+  await createClusters(options.admin, (name) => view.namespaceOf(name), names, (created, at) => {
     createdAt.set(created.metadata!.name!, at);
     queue.push(created);
   }).finally(() => queue.close());

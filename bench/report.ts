@@ -6,6 +6,7 @@
  *
  * @module
  */
+import { CLUSTERS_PER_NAMESPACE } from "./fleet.ts";
 import type { BenchOptions } from "./context.ts";
 import type { Environment } from "./environment.ts";
 import type { Figures } from "./run.ts";
@@ -254,6 +255,10 @@ export function methodNotes(options: BenchOptions, figures: Figures): string[] {
     `kube-controller-manager runs with --kube-api-qps=${options.controllerManagerQps} (its ` +
     "default of 20 would make the fake cluster's StatefulSet controller the bottleneck for both " +
     "dbop and the floor); pods become Ready through kwok.",
+    `Each fleet (dbop's and the floor's) is spread over namespaces of ${CLUSTERS_PER_NAMESPACE} ` +
+    "clusters: the controller manager's endpoint controllers match every pod event against " +
+    "every Service of the pod's namespace, so one namespace of N clusters costs them O(N) per " +
+    "event and makes them the limit at N=1000.",
     `Steady state and the restart run with --resync-period=${options.resyncPeriod} so the ` +
     `${options.steadySeconds} s window includes resyncs (dbop's default is 10m); the other ` +
     "scenarios use the default.",

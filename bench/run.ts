@@ -16,7 +16,7 @@ import { AuditLog } from "./audit.ts";
 import { startBenchCluster, stopBenchCluster } from "./cluster.ts";
 import type { BenchContext, BenchOptions } from "./context.ts";
 import { CpuMeter, processName } from "./cpu.ts";
-import { clusterNames, createNamespace } from "./fleet.ts";
+import { clusterNames, createNamespace, fleetNamespaces } from "./fleet.ts";
 import type { OperatorProcess } from "./operator.ts";
 import { clusterReady } from "./readiness.ts";
 import { RequestMeter } from "./requests.ts";
@@ -58,8 +58,8 @@ export interface Figures extends DbopFigures {
   warmUpMs: { floor?: number; dbop: number };
 }
 
-/** The namespace of dbop's fleet. */
-export const FLEET_NAMESPACE = "bench";
+/** The prefix of the namespaces of dbop's fleet (see fleet.ts). */
+export const FLEET_PREFIX = "fleet";
 
 function componentName(pid: number): string {
   const name = processName(pid);
@@ -112,12 +112,14 @@ async function waitAllReady(ctx: BenchContext, view: FleetView, names: readonly 
 async function dbopScenarios(ctx: BenchContext): Promise<DbopFigures> {
   const names = clusterNames(ctx.options.n);
   const running = new Set<OperatorProcess>();
-  const view = new FleetView(ctx.cluster.admin, FLEET_NAMESPACE);
+  const view = new FleetView(ctx.cluster.admin, FLEET_PREFIX);
   try {
     const first = await startupScenario(ctx, { clusters: 0, logName: "dbop-1.log" });
     running.add(first.operator);
     const memoryEmpty = await sampleMemory(first.operator);
-    await createNamespace(ctx.cluster.admin, FLEET_NAMESPACE);
+    for (const namespace of fleetNamespaces(FLEET_PREFIX, names.length)) {
+      await createNamespace(ctx.cluster.admin, namespace);
+    }
     await view.start();
     const convergence = await convergenceScenario(ctx, first.operator, view, names);
     const memoryConverged = await sampleMemory(first.operator);

@@ -1,6 +1,6 @@
 /**
  * The benchmark's eyes: informers (dbop's own runtime) on the DatabaseClusters
- * and StatefulSets of one namespace, and trackers that record the first moment
+ * and StatefulSets of a fleet's namespaces, and trackers that record the first moment
  * a condition holds for each cluster. Every watch event pokes the trackers of
  * the cluster it concerns, so a time is taken when the change arrives, not
  * when someone polls.
@@ -12,6 +12,7 @@ import { type Resources, StatefulSets } from "../lib/kube/mod.ts";
 import { type ClusterObject, DatabaseClusters } from "../lib/databasecluster/cache.ts";
 import { LABELS } from "../lib/databasecluster/names.ts";
 import { Informer } from "../lib/runtime/mod.ts";
+import { fleetNamespace, inFleet } from "./fleet.ts";
 
 /** Records, per cluster name, when `check` first held. */
 export class Tracker {
@@ -69,28 +70,39 @@ export class Tracker {
   }
 }
 
-/** DatabaseClusters and their StatefulSets in one namespace, kept current by watches. */
+/** A fleet's DatabaseClusters and their StatefulSets, kept current by watches. */
 export class FleetView {
-  readonly namespace: string;
+  /** The fleet's namespaces are `<prefix>-0`, `<prefix>-1`, ... (see fleet.ts). */
+  readonly prefix: string;
   readonly #clusters: Informer<ClusterObject>;
   readonly #statefulSets: Informer<V1StatefulSet>;
   readonly #trackers = new Set<Tracker>();
   readonly #stop = new AbortController();
   #runs: Promise<void>[] = [];
 
-  constructor(resources: Resources, namespace: string) {
-    this.namespace = namespace;
-    this.#clusters = new Informer(resources, DatabaseClusters, { namespace });
-    this.#statefulSets = new Informer(resources, StatefulSets, { namespace });
-    this.#clusters.addHandler((e) => this.#poke(e.object.metadata?.name));
+  constructor(resources: Resources, prefix: string) {
+    this.prefix = prefix;
+    this.#clusters = new Informer(resources, DatabaseClusters);
+    this.#statefulSets = new Informer(resources, StatefulSets);
+    this.#clusters.addHandler((e) =>
+      this.#poke(e.object.metadata?.namespace, e.object.metadata?.name)
+    );
     this.#statefulSets.addHandler((e) =>
-      this.#poke(e.object.metadata?.labels?.[LABELS.cluster] ?? e.object.metadata?.name)
+      this.#poke(
+        e.object.metadata?.namespace,
+        e.object.metadata?.labels?.[LABELS.cluster] ?? e.object.metadata?.name,
+      )
     );
   }
 
-  #poke(name: string | undefined): void {
-    if (name === undefined) return;
+  #poke(namespace: string | undefined, name: string | undefined): void {
+    if (name === undefined || !inFleet(this.prefix, namespace, name)) return;
     for (const tracker of this.#trackers) tracker.poke(name);
+  }
+
+  /** The namespace of the fleet's cluster `name`. */
+  namespaceOf(name: string): string {
+    return fleetNamespace(this.prefix, name);
   }
 
   /** Starts watching and waits for the first lists. */
@@ -101,12 +113,12 @@ export class FleetView {
 
   /** The cached DatabaseCluster. */
   cluster(name: string): ClusterObject | undefined {
-    return this.#clusters.store.get(`${this.namespace}/${name}`);
+    return this.#clusters.store.get(`${this.namespaceOf(name)}/${name}`);
   }
 
   /** The cached StatefulSet of a cluster (same name). */
   statefulSet(name: string): V1StatefulSet | undefined {
-    return this.#statefulSets.store.get(`${this.namespace}/${name}`);
+    return this.#statefulSets.store.get(`${this.namespaceOf(name)}/${name}`);
   }
 
   /** A tracker of `check`, poked by every event of a cluster from now on. */

@@ -26,7 +26,7 @@ export async function warmUp(ctx: BenchContext, options: { remove: boolean }): P
   const floor = floorClient(ctx.cluster);
   try {
     await createNamespace(admin, NAMESPACE);
-    await createClusters(admin, NAMESPACE, [NAME], async (created) => {
+    await createClusters(admin, () => NAMESPACE, [NAME], async (created) => {
       await applyOwned(floor, created, await firstReconcileChildren(created));
     });
     const deadline = Date.now() + 120_000;

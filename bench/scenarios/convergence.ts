@@ -56,9 +56,14 @@ export async function convergenceScenario(
   const restBefore = await restClientTotal(operator);
   const mark = await ctx.meter.begin();
   const cpu = ctx.cpu.snapshot();
-  await createClusters(ctx.cluster.admin, view.namespace, names, (created, at) => {
-    createdAt.set(created.metadata!.name!, at);
-  });
+  await createClusters(
+    ctx.cluster.admin,
+    (name) => view.namespaceOf(name),
+    names,
+    (created, at) => {
+      createdAt.set(created.metadata!.name!, at);
+    },
+  );
   await tracker.waitFor(names, {
     what: "every DatabaseCluster to be Ready",
     timeoutMs: ctx.timeoutMs,

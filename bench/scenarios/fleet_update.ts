@@ -71,7 +71,7 @@ export async function fleetUpdateScenario(
   const mark = await ctx.meter.begin();
   const cpu = ctx.cpu.snapshot();
   await forEachConcurrently(names, CREATE_CONCURRENCY, async (name) => {
-    await patchClusterSpec(ctx.cluster.admin, view.namespace, name, { version: to });
+    await patchClusterSpec(ctx.cluster.admin, view.namespaceOf(name), name, { version: to });
   });
   const progress = (what: string) => (done: number) =>
     ctx.log(`fleet update: ${done}/${names.length} ${what}`);

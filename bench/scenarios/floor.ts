@@ -1,14 +1,14 @@
 /**
  * Scenario 2, the floor, on its own fresh control plane (warmed up the same
- * way as dbop's): the floor client converges N clusters in namespace
- * `bench-floor` (see ../floor.ts). Counts its requests and everyone's CPU.
+ * way as dbop's): the floor client converges N clusters in namespaces
+ * `floor-0`, `floor-1`, ... (see ../floor.ts). Counts its requests and everyone's CPU.
  *
  * @module
  */
 import { floorClient, USERS } from "../cluster.ts";
 import { cpuUsed } from "../cpu.ts";
 import type { BenchContext } from "../context.ts";
-import { clusterNames, createNamespace } from "../fleet.ts";
+import { clusterNames, createNamespace, fleetNamespaces } from "../fleet.ts";
 import { runFloor } from "../floor.ts";
 import { perCluster } from "../requests.ts";
 import { summarize, type Summary } from "../stats.ts";
@@ -31,15 +31,17 @@ export interface FloorFigures {
   cpuSeconds: Record<string, number>;
 }
 
-const NAMESPACE = "bench-floor";
+const PREFIX = "floor";
 
 /** Runs the floor. */
 export async function floorScenario(ctx: BenchContext): Promise<FloorFigures> {
   const { admin } = ctx.cluster;
   const names = clusterNames(ctx.options.n);
-  await createNamespace(admin, NAMESPACE);
+  for (const namespace of fleetNamespaces(PREFIX, names.length)) {
+    await createNamespace(admin, namespace);
+  }
   const floor = floorClient(ctx.cluster);
-  const view = new FleetView(admin, NAMESPACE);
+  const view = new FleetView(admin, PREFIX);
   await view.start();
   try {
     const mark = await ctx.meter.begin();

@@ -32,7 +32,7 @@ export async function singleChangeScenario(
       n === name && statefulSetRequestsCpu(view.statefulSet(n), cpu)
     );
     const sent = Date.now();
-    await patchClusterSpec(ctx.cluster.admin, view.namespace, name, {
+    await patchClusterSpec(ctx.cluster.admin, view.namespaceOf(name), name, {
       resources: { requests: { cpu } },
     });
     await tracker.waitFor([name], {

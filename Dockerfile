@@ -11,7 +11,7 @@ RUN case "${TARGETARCH:-amd64}" in \
       amd64) target=x86_64-unknown-linux-gnu ;; \
       arm64) target=aarch64-unknown-linux-gnu ;; \
       *) echo "unsupported architecture ${TARGETARCH}" >&2; exit 1 ;; \
-    esac && deno task compile --target "$target"
+    esac && DBOP_COMPILE_FLAGS="--target $target" deno task compile
 
 FROM gcr.io/distroless/cc-debian12:nonroot
 COPY --from=build /src/dist/dbop /usr/local/bin/dbop

@@ -8,7 +8,7 @@
 import assert from "node:assert/strict";
 import { renderCrdYaml } from "../lib/api/mod.ts";
 import { parse } from "yaml";
-import { runDbop } from "./harness/dbop_process.ts";
+import { DBOP_PERMISSIONS, runDbop } from "./harness/dbop_process.ts";
 
 function oneLine(text: string): string {
   const lines = text.trim().split("\n");
@@ -104,4 +104,15 @@ Deno.test("crds prints the committed CRD, render prints children without secrets
   assert.match(version.stdout, /^dbop \d+\.\d+\.\d+ \(Kubernetes API v1\.\d+\.\d+/);
   const missingFile = await runDbop(["render", "-f", "/nonexistent.yaml"]);
   assert.equal(missingFile.code, 2);
+});
+
+Deno.test("the start, dev and compile tasks grant exactly the permissions the tests run dbop with", async () => {
+  const config = JSON.parse(await Deno.readTextFile(new URL("../deno.json", import.meta.url)));
+  for (const task of ["start", "dev", "compile"]) {
+    const words: string[] = config.tasks[task].split(/\s+/);
+    assert.deepEqual(words.filter((w) => w.startsWith("--allow")), DBOP_PERMISSIONS, task);
+    // Words after mod.ts become dbop's own arguments (baked into a compiled binary).
+    assert.equal(words.indexOf("mod.ts"), words.length - (task === "compile" ? 1 : 2), task);
+  }
+  assert.match(config.tasks.compile, /^deno compile \$DBOP_COMPILE_FLAGS /);
 });

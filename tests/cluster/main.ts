@@ -75,4 +75,5 @@ if (operator) {
   await operator.status;
 }
 await cp.stop();
-await Deno.remove(stable).catch(() => {});
+// The real path: `stable` goes through the control plane directory, which stop() removed.
+await Deno.remove(kubeconfig).catch(() => {});

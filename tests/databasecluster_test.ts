@@ -215,11 +215,10 @@ Deno.test({
     const recorder = await recordStatuses(cluster, ns, "pg");
     try {
       await patchSpec(ns, "pg", { version: "16.4" });
-      await eventually("Running for the new spec", async () => {
+      await eventually("Running for the new spec", () => {
         const last = recorder.statuses.at(-1);
-        return last?.observedGeneration > metadata.generation && last.phase === "Running"
-          ? true
-          : undefined;
+        const done = last?.observedGeneration > metadata.generation && last.phase === "Running";
+        return Promise.resolve(done ? true : undefined);
       });
     } finally {
       await recorder.stop();

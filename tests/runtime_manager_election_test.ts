@@ -2,7 +2,8 @@
  * Two managers with leader election on, each in its own process: only the
  * leader reconciles; SIGKILL the leader and the other takes over within the
  * lease duration; SIGTERM the leader and the other takes over at once because
- * the lease is released. Prints the measured takeover times.
+ * the lease is released; a leader whose controller fails releases the lease and
+ * exits non-zero. Prints the measured takeover times.
  *
  * @module
  */
@@ -143,6 +144,51 @@ Deno.test({
       await eventually(
         "the third to reconcile",
         () => Promise.resolve(third.reconciled("second") || undefined),
+      );
+    } finally {
+      for (const c of candidates) await c.stop("SIGKILL");
+      resources.client.close();
+      await cluster.kubectl(["delete", "namespace", ns, "--wait=false"]);
+    }
+  },
+});
+
+Deno.test({
+  name: "a leader whose controller fails releases the lease and exits non-zero",
+  sanitizeResources: false,
+  sanitizeOps: false,
+  fn: async () => {
+    const ns = await createNamespace(cluster, "election-crash");
+    const resources = resourcesFor(cluster.kubeconfigPath);
+    const candidates = [new Candidate("a", ns), new Candidate("b", ns)];
+    try {
+      const leader = await eventually(
+        "a leader",
+        () => Promise.resolve(candidates.find((c) => c.leadingSince() !== undefined)),
+        { timeoutMs: 60_000 },
+      );
+      const follower = candidates.find((c) => c !== leader)!;
+      const crashName = `crash-${leader.identity}`;
+      const createdAt = Date.now();
+      await resources.create(ConfigMaps, { metadata: { name: crashName, namespace: ns } });
+      const status = await leader.child.status;
+      assert.equal(status.code, 1, "the leader exits non-zero");
+      const exit = leader.lines.find((l) => l.event === "exit") as Line & { reason: string };
+      assert.match(exit.reason, /controller crashed/);
+      const takeover = await eventually(
+        "the follower to lead",
+        () => Promise.resolve(follower.leadingSince()),
+        { timeoutMs: 30_000 },
+      );
+      report(
+        `controller failure: the leader exited with code ${status.code}; follower leads ${
+          takeover - createdAt
+        } ms after the failing object was created (lease ${LEASE_DURATION_MS} ms)`,
+      );
+      assert.ok(takeover - createdAt < 3_000, "the lease was released, not left to expire");
+      await eventually(
+        "the new leader to reconcile",
+        () => Promise.resolve(follower.reconciled(crashName) || undefined),
       );
     } finally {
       for (const c of candidates) await c.stop("SIGKILL");

@@ -11,6 +11,8 @@
  * work started by `onStartedLeading` to finish, then releases the lease (`holderIdentity` empty,
  * `leaseDurationSeconds` 1, like client-go's `ReleaseOnCancel`) so a successor starts at once. The pure
  * decision is {@linkcode decide} in `lease_decision.ts`; time comes from an injectable {@linkcode Clock}.
+ * When that work fails while leading, the leader stops, releases the lease and `run` rejects with
+ * {@linkcode LeaderWorkFailedError}: a leader that does no work must not keep the others out.
  *
  * @module
  */
@@ -38,7 +40,7 @@ export type LeaseClient = Pick<Resources, "getOrUndefined" | "create" | "replace
 
 /** Receives the elector's log lines; the default writes to logtape category `dbop.leader_election`. */
 export type ElectionLogger = (
-  level: "info" | "warn",
+  level: "info" | "warn" | "error",
   message: string,
   properties: Record<string, unknown>,
 ) => void;
@@ -80,7 +82,14 @@ const JITTER = 0.2;
 
 const logtape = getLogger(["dbop", "leader_election"]);
 const defaultLogger: ElectionLogger = (level, message, properties) =>
-  level === "info" ? logtape.info(message, properties) : logtape.warn(message, properties);
+  logtape[level](message, properties);
+
+/** The work started by `onStartedLeading` failed while leading; the lease has been released. */
+export class LeaderWorkFailedError extends Error {}
+
+function messageOf(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}
 
 function defaultIdentity(): string {
   let host = "dbop";
@@ -202,16 +211,29 @@ export class LeaderElector {
     this.#armDeadline();
     this.#log("info", "Became leader of {lease} as {identity}", this.#props());
     this.#callback(this.#options.onLeaderStatus, true);
+    // A leader whose work failed would otherwise keep renewing and keep every other candidate out.
+    const workFailed = new AbortController();
     const work = (async () => await this.#options.onStartedLeading?.(leader.signal))().catch(
-      (error) =>
-        this.#log("warn", "The leader's work failed: {error}", { ...this.#props(), error }),
+      (error) => {
+        if (!leader.signal.aborted && !signal.aborted) workFailed.abort(error);
+      },
     );
-    const stop = AbortSignal.any([signal, leader.signal]);
+    const stop = AbortSignal.any([signal, leader.signal, workFailed.signal]);
     while (!stop.aborted) {
       await this.#clock.sleep(this.#retryPeriodMs, stop);
       if (!stop.aborted) await this.#tryAcquireOrRenew(leader.signal);
     }
     if (leader.signal.aborted) return;
+    if (workFailed.signal.aborted) {
+      const error = workFailed.signal.reason;
+      this.#log("error", "The leader's work failed: {error}", { ...this.#props(), error });
+      this.#stopLeading("its work failed");
+      await this.#release();
+      throw new LeaderWorkFailedError(
+        `The leader's work on "${this.#leaseKey()}" failed: ${messageOf(error)}`,
+        { cause: error },
+      );
+    }
     this.#stopLeading("shutting down");
     const drained = new AbortController();
     const waitMs = this.#lastRenewAt + this.#renewDeadlineMs - this.#clock.now();

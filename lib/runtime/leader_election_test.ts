@@ -8,7 +8,11 @@ import {
   type ResourceType,
 } from "../kube/mod.ts";
 import { FakeClock } from "./fake_clock.ts";
-import { LeaderElector, type LeaderElectorOptions } from "./leader_election.ts";
+import {
+  LeaderElector,
+  type LeaderElectorOptions,
+  LeaderWorkFailedError,
+} from "./leader_election.ts";
 import type { LeaseObject } from "./lease_decision.ts";
 import { microTime } from "./micro_time.ts";
 
@@ -278,4 +282,23 @@ Deno.test("LeaderElector survives callbacks that throw, even from its deadline t
   assert.equal(a.elector.isLeader(), false);
   await a.done;
   assert.ok(logs.includes("A leader election callback failed: {error}"), String(logs));
+});
+
+Deno.test("LeaderElector releases the lease and rejects when the leader's work fails", async () => {
+  const clock = new FakeClock(0);
+  const server = new FakeLeaseServer();
+  let failWork = (_: Error) => {};
+  const work = new Promise<void>((_, reject) => failWork = reject);
+  const a = startElector(server, clock, "a", { onStartedLeading: () => work });
+  const outcome = a.done.then(() => "resolved", (error) => error);
+  await clock.advanceAsync(0);
+  assert.equal(a.elector.isLeader(), true);
+  failWork(new Error("informer broke"));
+  await clock.advanceAsync(0);
+  const error = await outcome;
+  assert.ok(error instanceof LeaderWorkFailedError, `rejects, got ${error}`);
+  assert.match(error.message, /informer broke/);
+  assert.equal(a.elector.isLeader(), false);
+  assert.equal(server.lease?.spec?.holderIdentity, "", "released at once, not left to expire");
+  assert.equal(clock.now(), 0, "without waiting for a renew period");
 });

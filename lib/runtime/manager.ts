@@ -6,7 +6,8 @@
  * what did not sync), then runs the controllers, only while leading when
  * leader election is on. A leader that loses its lease stops its controllers
  * at once and `run` rejects, so the process exits and restarts as a follower
- * (what controller-runtime does).
+ * (what controller-runtime does). A leader whose controllers fail or stop
+ * releases the lease and `run` rejects too, so a replica that works takes over.
  *
  * @module
  */
@@ -102,7 +103,10 @@ export class Manager {
     return this.#elector;
   }
 
-  /** Runs until `signal` aborts (resolves) or leadership is lost (rejects with LeadershipLostError). */
+  /**
+   * Runs until `signal` aborts (resolves), leadership is lost (rejects with LeadershipLostError) or
+   * the controllers fail (rejects with their error; with leader election, after releasing the lease).
+   */
   async run(signal: AbortSignal): Promise<void> {
     const stopInformers = new AbortController();
     this.#startServers();
@@ -139,6 +143,7 @@ export class Manager {
         led = true;
         logger.info("Became leader as {identity}", { identity: this.#elector!.identity });
         await this.#runControllers(leaderSignal);
+        if (!leaderSignal.aborted) throw new Error("The controllers stopped while leading");
       },
     });
     await this.#elector.run(signal);

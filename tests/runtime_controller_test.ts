@@ -73,6 +73,10 @@ Deno.test({
         "flaky to succeed on its 6th attempt",
         () => Promise.resolve((attempts.get("flaky")?.length ?? 0) >= 6 ? true : undefined),
       );
+      assert.ok(
+        informer.store.list().every((cm) => cm.metadata?.managedFields === undefined),
+        "the manager's cache holds no managedFields",
+      );
       const flaky = attempts.get("flaky")!;
       const gaps = flaky.slice(1).map((t, i) => t - flaky[i]);
       for (let i = 1; i < gaps.length; i++) {

@@ -3,7 +3,9 @@
  * told about every add, update and delete. After a relist the store is swapped
  * atomically and the differences are reported, so objects deleted while the
  * watch was down still produce delete events. Scoped by namespace and label or
- * field selectors so the cache holds only what dbop manages.
+ * field selectors so the cache holds only what dbop manages, and each object
+ * passes through an optional `transform` before it is stored (the manager's
+ * strips `managedFields`, as controller-runtime's `TransformStripManagedFields`).
  *
  * @module
  */
@@ -25,6 +27,19 @@ export type InformerHandler<T> = (event: InformerEvent<T>) => void;
 /** Options of an {@linkcode Informer}. */
 export interface InformerOptions<T> extends WatcherOptions {
   indexers?: Record<string, IndexFunc<T>>;
+  /** Applied to every object before it is stored and handed to handlers; may mutate it. */
+  transform?: (object: T) => T;
+}
+
+/**
+ * Drops `metadata.managedFields`: server-side apply's bookkeeping is often the largest part
+ * of a small object, and nothing reads it from a cache.
+ */
+export function stripManagedFields<T extends KubeObject>(object: T): T {
+  // The runtime's ObjectMeta names only what it reads; built-in kinds carry the field anyway.
+  const metadata = object.metadata as { managedFields?: unknown } | undefined;
+  if (metadata?.managedFields !== undefined) delete metadata.managedFields;
+  return object;
 }
 
 const logger = getLogger(["dbop", "informer"]);
@@ -75,9 +90,10 @@ export class Informer<T extends KubeObject> {
 
   /** Runs until `signal` aborts; never stops on an error (the watcher retries). */
   async run(signal: AbortSignal): Promise<void> {
+    const transform = this.#options.transform ?? ((object: T) => object);
     for await (const event of watch<T>(this.#resources, this.type, signal, this.#options)) {
       if (event.type === "Listed") {
-        const delta = this.store.replace(event.items, event.resourceVersion);
+        const delta = this.store.replace(event.items.map(transform), event.resourceVersion);
         for (const object of delta.deleted) this.#emit({ type: "deleted", object });
         for (const object of delta.added) this.#emit({ type: "added", object });
         for (const { previous, current } of delta.updated) {
@@ -89,14 +105,11 @@ export class Informer<T extends KubeObject> {
         }
       } else if (event.type === "Deleted") {
         const previous = this.store.remove(event.object);
-        this.#emit({ type: "deleted", object: previous ?? event.object });
+        this.#emit({ type: "deleted", object: previous ?? transform(event.object) });
       } else {
-        const previous = this.store.upsert(event.object);
-        this.#emit(
-          previous
-            ? { type: "updated", object: event.object, previous }
-            : { type: "added", object: event.object },
-        );
+        const object = transform(event.object);
+        const previous = this.store.upsert(object);
+        this.#emit(previous ? { type: "updated", object, previous } : { type: "added", object });
       }
     }
   }

@@ -1,6 +1,7 @@
 /**
  * The manager owns what controllers share: the informer cache (one informer
- * per kind, namespace and selector, created on demand), the health and
+ * per kind, namespace and selector, created on demand, holding objects
+ * without `managedFields`), the health and
  * metrics endpoints, leader election and shutdown. `run(signal)` starts the
  * informers, waits for their first list (with a timeout and an error naming
  * what did not sync), then runs the controllers, only while leading when
@@ -14,7 +15,7 @@
 import { getLogger } from "@logtape/logtape";
 import type { Resources, ResourceType } from "../kube/mod.ts";
 import type { Controller } from "./controller.ts";
-import { Informer, type InformerOptions } from "./informer.ts";
+import { Informer, type InformerOptions, stripManagedFields } from "./informer.ts";
 import { LeaderElector, type LeaderElectorOptions } from "./leader_election.ts";
 import type { OperatorMetrics } from "./metrics.ts";
 import { type EndpointServer, serveHealth, serveMetrics } from "./server.ts";
@@ -77,7 +78,10 @@ export class Manager {
     ].join("|");
     let informer = this.#informers.get(key) as Informer<T> | undefined;
     if (!informer) {
-      informer = new Informer<T>(this.resources, type, options);
+      informer = new Informer<T>(this.resources, type, {
+        ...options,
+        transform: stripManagedFields,
+      });
       this.#informers.set(key, informer as unknown as Informer<KubeObject>);
       // Informers created while running (e.g. for a CRD installed later) start at once.
       if (this.#informerSignal) this.#informerRuns.push(informer.run(this.#informerSignal));

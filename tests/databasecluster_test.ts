@@ -209,7 +209,7 @@ Deno.test({
   name: "a minor version change rolls the StatefulSet; a major one is refused and changes nothing",
   sanitizeOps: false,
   sanitizeResources: false,
-  fn: withOperator(cluster, "dbc-version", async (ns) => {
+  fn: withOperator(cluster, "dbc-version", async (ns, operator) => {
     await minimalCluster(ns, "pg", { version: "16.3" });
     const { metadata } = await waitForPhase(cluster, ns, "pg", "Running");
     const recorder = await recordStatuses(cluster, ns, "pg");
@@ -251,7 +251,13 @@ Deno.test({
     const refused = blocked.status.conditions.find((c: Obj) => c.type === "Ready");
     assert.equal(refused.status, "False");
     assert.match(refused.message, /from "16.4" to "17"/);
-    await new Promise((r) => setTimeout(r, 1000));
+    // Not a sleep: a reconcile that finished after the refusal was seen has had its chance to write.
+    const seen = await operator.reconciles();
+    await cluster.kubectlOk(["annotate", "dbc", "pg", "-n", ns, "dbop.test/poke=1"]);
+    await eventually(
+      "a reconcile after the refusal",
+      async () => (await operator.reconciles()) > seen || undefined,
+    );
     const after = await getJson(cluster, ["get", "statefulset", "pg", "-n", ns]);
     assert.equal(after.metadata.resourceVersion, before, "the StatefulSet is untouched");
     assert.ok((await reasonsFor(ns, "pg")).includes("UpgradeBlocked"));

@@ -22,6 +22,8 @@ export interface TestOperator {
   metrics: OperatorMetrics;
   /** Mutating requests (POST, PUT, PATCH, DELETE) the operator has sent so far. */
   writes(): Promise<number>;
+  /** Reconciles finished so far, whatever their result. */
+  reconciles(): Promise<number>;
   stop(): Promise<void>;
 }
 
@@ -58,6 +60,9 @@ export function startOperator(
       return values
         .filter((v) => ["POST", "PUT", "PATCH", "DELETE"].includes(String(v.labels.method)))
         .reduce((sum, v) => sum + v.value, 0);
+    },
+    async reconciles() {
+      return (await metrics.reconcileTotal.get()).values.reduce((sum, v) => sum + v.value, 0);
     },
     async stop() {
       stop.abort();

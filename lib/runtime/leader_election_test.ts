@@ -8,7 +8,7 @@ import {
   type ResourceType,
 } from "../kube/mod.ts";
 import { FakeClock } from "./fake_clock.ts";
-import { LeaderElector, type LeaderElectorOptions } from "./leader_election.ts";
+import { LeaderElector, type LeaderElectorOptions, processIdentity } from "./leader_election.ts";
 import type { LeaseObject } from "./lease_decision.ts";
 import { microTime } from "./micro_time.ts";
 
@@ -278,4 +278,10 @@ Deno.test("LeaderElector survives callbacks that throw, even from its deadline t
   assert.equal(a.elector.isLeader(), false);
   await a.done;
   assert.ok(logs.includes("A leader election callback failed: {error}"), String(logs));
+});
+
+Deno.test("processIdentity() is a host name with a random suffix, different per call", () => {
+  const [first, second] = [processIdentity(), processIdentity()];
+  assert.match(first, /^.+_[0-9a-f]{8}$/);
+  assert.notEqual(first, second);
 });

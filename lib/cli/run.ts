@@ -19,6 +19,7 @@ import {
   configureLogging,
   createOperatorMetrics,
   Manager,
+  processIdentity,
   restClientObserver,
 } from "../runtime/mod.ts";
 import { VERSION, versionLine } from "../version.ts";
@@ -35,16 +36,6 @@ const CustomResourceDefinitions = resourceType(
     namespaced: false,
   },
 );
-
-function identity(): string {
-  let host = "dbop";
-  try {
-    host = Deno.hostname();
-  } catch {
-    // Without --allow-sys=hostname the random suffix alone keeps identities unique.
-  }
-  return `${host}_${crypto.randomUUID().slice(0, 8)}`;
-}
 
 /** A clear one-line configuration problem (exit code 2). */
 export class ConfigError extends Error {}
@@ -89,7 +80,7 @@ export async function runOperator(options: RunOptions): Promise<number> {
       logger.info("Applied the DatabaseCluster CRD");
     }
     await checkCrd(resources);
-    const id = identity();
+    const id = processIdentity();
     const leaseNamespace = options.leaderElectionNamespace ?? loaded.namespace ?? "default";
     await checkPermissions(resources, CLUSTER_RULES, {
       namespaces: options.namespaces,

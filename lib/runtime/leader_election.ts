@@ -91,7 +91,8 @@ function messageOf(error: unknown): string {
   return error instanceof Error ? error.message : String(error);
 }
 
-function defaultIdentity(): string {
+/** A holder identity unique per process: the hostname (when readable) and a random suffix. */
+export function processIdentity(): string {
   let host = "dbop";
   try {
     host = Deno.hostname();
@@ -131,7 +132,7 @@ export class LeaderElector {
   constructor(client: LeaseClient, options: LeaderElectorOptions) {
     this.#client = client;
     this.#options = options;
-    this.identity = options.identity ?? defaultIdentity();
+    this.identity = options.identity ?? processIdentity();
     this.#leaseDurationMs = options.leaseDurationMs ?? 15_000;
     this.#renewDeadlineMs = options.renewDeadlineMs ?? 10_000;
     this.#retryPeriodMs = options.retryPeriodMs ?? 2_000;

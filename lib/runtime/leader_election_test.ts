@@ -12,6 +12,7 @@ import {
   LeaderElector,
   type LeaderElectorOptions,
   LeaderWorkFailedError,
+  processIdentity,
 } from "./leader_election.ts";
 import type { LeaseObject } from "./lease_decision.ts";
 import { microTime } from "./micro_time.ts";
@@ -301,4 +302,10 @@ Deno.test("LeaderElector releases the lease and rejects when the leader's work f
   assert.equal(a.elector.isLeader(), false);
   assert.equal(server.lease?.spec?.holderIdentity, "", "released at once, not left to expire");
   assert.equal(clock.now(), 0, "without waiting for a renew period");
+});
+
+Deno.test("processIdentity() is a host name with a random suffix, different per call", () => {
+  const [first, second] = [processIdentity(), processIdentity()];
+  assert.match(first, /^.+_[0-9a-f]{8}$/);
+  assert.notEqual(first, second);
 });

@@ -9,29 +9,7 @@
  */
 import type { V1PersistentVolumeClaim, V1StorageClass } from "@kubernetes/client-node";
 import { ForbiddenError, PersistentVolumeClaims, type Resources } from "../../kube/mod.ts";
-
-const UNITS: Record<string, number> = {
-  "": 1,
-  k: 1e3,
-  M: 1e6,
-  G: 1e9,
-  T: 1e12,
-  P: 1e15,
-  Ki: 2 ** 10,
-  Mi: 2 ** 20,
-  Gi: 2 ** 30,
-  Ti: 2 ** 40,
-  Pi: 2 ** 50,
-};
-
-/** Bytes of a storage quantity such as `10Gi`, `500M` or `1073741824`. */
-export function quantityBytes(quantity: string): number {
-  const match = /^(\d+(?:\.\d+)?)([kMGTP]i?|Ki)?$/.exec(quantity.trim());
-  if (!match || !((match[2] ?? "") in UNITS)) {
-    throw new Error(`Cannot read storage quantity "${quantity}"`);
-  }
-  return Number(match[1]) * UNITS[match[2] ?? ""];
-}
+import { quantityBytes } from "../specs/common.ts";
 
 /** A volume that must grow, and whether its class allows it. */
 export interface Expansion {

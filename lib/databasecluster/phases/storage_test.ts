@@ -1,29 +1,21 @@
 import assert from "node:assert/strict";
 import type { V1PersistentVolumeClaim, V1StorageClass } from "@kubernetes/client-node";
-import { plannedExpansions, quantityBytes } from "./storage.ts";
+import { plannedExpansions } from "./storage.ts";
 
-Deno.test("quantityBytes() reads binary, decimal and plain quantities", () => {
-  assert.equal(quantityBytes("1Gi"), 2 ** 30);
-  assert.equal(quantityBytes("500M"), 5e8);
-  assert.equal(quantityBytes("1073741824"), 2 ** 30);
-  assert.equal(quantityBytes("2Ti"), 2 * 2 ** 40);
-  assert.throws(() => quantityBytes("ten gigs"), /Cannot read storage quantity "ten gigs"/);
-});
-
-Deno.test("plannedExpansions() lists smaller bound volumes and whether their class can expand", () => {
-  const claim = (
-    name: string,
-    size: string,
-    storageClassName: string,
-  ): V1PersistentVolumeClaim => ({
+function claim(name: string, size: string, storageClassName: string): V1PersistentVolumeClaim {
+  return {
     metadata: { name, namespace: "db" },
     spec: { storageClassName, resources: { requests: { storage: size } } },
     status: { phase: "Bound" },
-  });
-  const classes: Record<string, V1StorageClass> = {
-    fast: { provisioner: "p", allowVolumeExpansion: true },
-    fixed: { provisioner: "p" },
   };
+}
+
+const classes: Record<string, V1StorageClass> = {
+  fast: { provisioner: "p", allowVolumeExpansion: true },
+  fixed: { provisioner: "p" },
+};
+
+Deno.test("plannedExpansions() lists smaller bound volumes and whether their class can expand", () => {
   const planned = plannedExpansions(
     [
       claim("data-pg-0", "10Gi", "fast"),
@@ -37,4 +29,21 @@ Deno.test("plannedExpansions() lists smaller bound volumes and whether their cla
     ["data-pg-0", true],
     ["data-pg-2", false],
   ]);
+});
+
+Deno.test("plannedExpansions() compares sizes exactly, in any unit", () => {
+  const planned = plannedExpansions(
+    [
+      claim("data-pg-0", "1024Mi", "fast"),
+      // One byte under 16384Ti (2^54): equal to it as a double, smaller in fact.
+      claim("data-pg-1", "18014398509481983", "fast"),
+    ],
+    "16384Ti",
+    (name) => classes[name],
+  );
+  assert.deepEqual(planned.map((e) => e.claim.metadata?.name), ["data-pg-0", "data-pg-1"]);
+  assert.deepEqual(
+    plannedExpansions([claim("data-pg-0", "1024Mi", "fast")], "1Gi", (name) => classes[name]),
+    [],
+  );
 });

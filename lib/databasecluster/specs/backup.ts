@@ -11,6 +11,7 @@
 import type {
   V1Container,
   V1CronJob,
+  V1EnvVar,
   V1PersistentVolumeClaim,
   V1Volume,
   V1VolumeMount,
@@ -34,6 +35,7 @@ import {
 } from "./common.ts";
 import { containerSecurityContext, podSecurityContext } from "./instance_pod.ts";
 import { SUPERUSER } from "./secrets.ts";
+import { clientSslMode } from "./ssl_mode.ts";
 import { issuesCertificates, serverTlsSecretName } from "./tls_secrets.ts";
 
 /** Finished Jobs kept for inspection (and for `status.lastBackup`). */
@@ -63,13 +65,12 @@ export function buildBackupClaim(cluster: DatabaseCluster): V1PersistentVolumeCl
   };
 }
 
-function tlsEnv(cluster: DatabaseCluster) {
-  if (!cluster.spec.security.tls.enabled) return [{ name: "PGSSLMODE", value: "disable" }];
-  if (!issuesCertificates(cluster)) return [{ name: "PGSSLMODE", value: "require" }];
-  return [
-    { name: "PGSSLMODE", value: "verify-ca" },
-    { name: "PGSSLROOTCERT", value: `${PATHS.tls}/ca.crt` },
-  ];
+/** libpq's TLS settings for pg_dump: the sslmode, and our CA when it is verified. */
+function tlsEnv(cluster: DatabaseCluster): V1EnvVar[] {
+  const sslMode = clientSslMode(cluster);
+  const env: V1EnvVar[] = [{ name: "PGSSLMODE", value: sslMode }];
+  if (sslMode === "verify-ca") env.push({ name: "PGSSLROOTCERT", value: `${PATHS.tls}/ca.crt` });
+  return env;
 }
 
 /** The Job's volumes with where each is mounted: the backups, backup.sh, and our CA if any. */

@@ -153,25 +153,45 @@ function decimalForm(value: bigint, exponentForm: boolean): string {
   return `${mantissa}${suffix}`;
 }
 
-/**
- * A quantity in the canonical form the API server stores (`1024Mi` reads back as `1Gi`,
- * `0.5` as `500m`), so that what dbop applies compares equal to what it reads back.
- */
-export function canonicalQuantity(quantity: string | number): string {
+/** A quantity read exactly: its value in billionths, and the suffix it was written with. */
+interface ReadQuantity {
+  nanos: bigint;
+  suffix: string;
+}
+
+/** Reads a Kubernetes quantity with no floating point, so large and fractional values stay exact. */
+function readQuantity(quantity: string | number): ReadQuantity {
   const text = String(quantity).trim();
   const match = /^([0-9]+(?:\.[0-9]*)?|\.[0-9]+)(Ki|Mi|Gi|Ti|Pi|Ei|[numkMGTPE]|[eE][-+]?[0-9]+)?$/
     .exec(text);
   if (!match) throw new Error(`Cannot read quantity "${text}"`);
   const [, number, suffix = ""] = match;
+  if (suffix in BINARY) return { nanos: nanos(number, 0) * BINARY[suffix], suffix };
+  const exponent = /^[eE]/.test(suffix) ? Number(suffix.slice(1)) : DECIMAL[suffix];
+  return { nanos: nanos(number, exponent), suffix };
+}
+
+/**
+ * Bytes of a quantity such as `10Gi`, `1.5Gi`, `500M` or `1073741824`, exactly (as a
+ * bigint); a fraction of a byte rounds up, as Kubernetes does.
+ */
+export function quantityBytes(quantity: string | number): bigint {
+  return (readQuantity(quantity).nanos + NANO - 1n) / NANO;
+}
+
+/**
+ * A quantity in the canonical form the API server stores (`1024Mi` reads back as `1Gi`,
+ * `0.5` as `500m`), so that what dbop applies compares equal to what it reads back.
+ */
+export function canonicalQuantity(quantity: string | number): string {
+  const { nanos: value, suffix } = readQuantity(quantity);
   if (suffix in BINARY) {
-    const value = nanos(number, 0) * BINARY[suffix];
     if (value % NANO !== 0n) return decimalForm(value, false);
     const bytes = value / NANO;
     const unit = Object.keys(BINARY).reverse().find((key) => bytes % BINARY[key] === 0n);
     return bytes === 0n || unit === undefined ? `${bytes}` : `${bytes / BINARY[unit]}${unit}`;
   }
-  if (/^[eE]/.test(suffix)) return decimalForm(nanos(number, Number(suffix.slice(1))), true);
-  return decimalForm(nanos(number, DECIMAL[suffix]), false);
+  return decimalForm(value, /^[eE]/.test(suffix));
 }
 
 /**

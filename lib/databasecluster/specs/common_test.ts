@@ -9,6 +9,7 @@ import {
   decodeDataValue,
   encodeData,
   postgresImage,
+  quantityBytes,
 } from "./common.ts";
 
 Deno.test("postgresImage() is postgres:<version> unless spec.image overrides it", () => {
@@ -80,4 +81,24 @@ Deno.test("canonicalQuantity() writes quantities as the API server stores them",
     assert.equal(canonicalQuantity(input), canonical, `${input}`);
   }
   assert.throws(() => canonicalQuantity("ten"), /Cannot read quantity "ten"/);
+});
+
+Deno.test("quantityBytes() reads binary, decimal and plain quantities exactly", () => {
+  assert.equal(quantityBytes("1Gi"), 2n ** 30n);
+  assert.equal(quantityBytes("1024Mi"), quantityBytes("1Gi"));
+  assert.equal(quantityBytes("500M"), 500_000_000n);
+  assert.equal(quantityBytes("1073741824"), 2n ** 30n);
+  assert.equal(quantityBytes("1.5Gi"), 1536n * 2n ** 20n);
+  // 1.1 * 1e9 in floating point is 1100000000.0000002, which rounds up a byte too many.
+  assert.equal(quantityBytes("1.1G"), 1_100_000_000n);
+  assert.equal(quantityBytes("0.5"), 1n);
+  assert.throws(() => quantityBytes("ten gigs"), /Cannot read quantity "ten gigs"/);
+});
+
+Deno.test("quantityBytes() keeps sizes beyond 2^53 bytes apart", () => {
+  // As doubles both are 2^63: a float parser would call them equal.
+  assert.equal(quantityBytes("8388608Ti"), 2n ** 63n);
+  assert.equal(quantityBytes("9223372036854775807"), 2n ** 63n - 1n);
+  assert.ok(quantityBytes("9223372036854775807") < quantityBytes("8388608Ti"));
+  assert.equal(quantityBytes("9007199254740993Ki"), 9007199254740993n * 1024n);
 });

@@ -42,6 +42,7 @@ import {
   postgresImage,
 } from "./common.ts";
 import { appCredentialsSecretName, SUPERUSER } from "./secrets.ts";
+import { clientSslMode } from "./ssl_mode.ts";
 import { issuesCertificates, serverTlsSecretName } from "./tls_secrets.ts";
 
 /** Container names. */
@@ -66,12 +67,6 @@ function fromSecret(name: string, secret: string, key: string): V1EnvVar {
   return { name, valueFrom: { secretKeyRef: { name: secret, key } } };
 }
 
-/** libpq sslmode towards the primary: our CA is verified; a user's certificate is only required. */
-function replicationSslMode(cluster: DatabaseCluster): string {
-  if (!cluster.spec.security.tls.enabled) return "disable";
-  return issuesCertificates(cluster) ? "verify-ca" : "require";
-}
-
 /** What start.sh and clone-replica.sh need to know about roles and replication. */
 function replicationEnv(cluster: DatabaseCluster): V1EnvVar[] {
   const name = clusterName(cluster);
@@ -83,7 +78,7 @@ function replicationEnv(cluster: DatabaseCluster): V1EnvVar[] {
     value("PRIMARY_HOST", readWriteServiceName(name)),
     value("REPLICATION_USER", REPLICATION_USERNAME),
     fromSecret("REPLICATION_PASSWORD", replicationSecretName(name), "password"),
-    value("REPLICATION_SSLMODE", replicationSslMode(cluster)),
+    value("REPLICATION_SSLMODE", clientSslMode(cluster)),
   ];
   if (issuesCertificates(cluster)) {
     env.push(value("REPLICATION_SSLROOTCERT", `${PATHS.tls}/ca.crt`));

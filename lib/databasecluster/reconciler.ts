@@ -12,6 +12,7 @@
  */
 import type { KubernetesObject, V1StatefulSet } from "@kubernetes/client-node";
 import {
+  DATABASE_CLUSTER_API_VERSION,
   type DatabaseCluster,
   InvalidDatabaseClusterError,
   majorOf,
@@ -62,7 +63,7 @@ export function databaseClusterReconciler(deps: ReconcilerDeps): Reconciler {
     if (!cached) return {};
     const object: ClusterObject = {
       ...cached,
-      apiVersion: cached.apiVersion ?? "database.example.com/v1",
+      apiVersion: cached.apiVersion ?? DATABASE_CLUSTER_API_VERSION,
       kind: cached.kind ?? "DatabaseCluster",
     };
     let cluster: DatabaseCluster;

@@ -38,6 +38,7 @@ import {
   waitForPhase,
 } from "./harness/clusters.ts";
 import { DbopProcess } from "./harness/dbop_process.ts";
+import { FIELD_MANAGER } from "../lib/databasecluster/names.ts";
 
 const ROOT = new URL("../", import.meta.url).pathname;
 const SA_USER = "system:serviceaccount:dbop-system:dbop";
@@ -370,6 +371,7 @@ async function finalizersRuleNeeded(
         loadKubeConfig({ serviceAccountDir: `${dir}/serviceaccount`, env: (n) => env[n] })
           .kubeConfig,
       ),
+      { fieldManager: FIELD_MANAGER },
     );
     try {
       await assert.rejects(

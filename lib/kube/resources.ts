@@ -28,9 +28,6 @@ import type {
 import type { KubeClient } from "./client.ts";
 import { NotFoundError } from "./errors.ts";
 
-/** The field manager dbop uses for every server-side apply. */
-export const FIELD_MANAGER = "dbop";
-
 /** Describes one kind; `T` is the type of its objects. */
 export interface ResourceType<T extends KubernetesObject = KubernetesObject> {
   /** API group, `""` for the core group. */
@@ -141,12 +138,24 @@ export function resourcePath(
   return `${base}${ns}/${type.plural}${name}${sub}`;
 }
 
+/** Options of {@linkcode Resources}. */
+export interface ResourcesOptions {
+  /**
+   * The field manager of every write (create, apply, patch, replace). The caller
+   * names itself: this layer is generic and knows no operator.
+   */
+  fieldManager: string;
+}
+
 /** Typed operations on any resource type over one {@linkcode KubeClient}. */
 export class Resources {
   /** The transport. */
   readonly client: KubeClient;
-  constructor(client: KubeClient) {
+  /** The field manager of every write. */
+  readonly fieldManager: string;
+  constructor(client: KubeClient, options: ResourcesOptions) {
     this.client = client;
+    this.fieldManager = options.fieldManager;
   }
 
   /** Reads one object. */
@@ -208,14 +217,15 @@ export class Resources {
       method: "POST",
       body: obj,
       signal: options.signal,
-      query: { fieldManager: FIELD_MANAGER, dryRun: options.dryRun ? "All" : undefined },
+      query: { fieldManager: this.fieldManager, dryRun: options.dryRun ? "All" : undefined },
     });
   }
 
   /**
-   * Server-side apply as field manager `dbop`. `force` is on by default: dbop is
-   * the sole authority over the fields it sets, so a hand edit of one of them is
-   * drift to correct, while fields it does not set stay with their owners.
+   * Server-side apply as {@linkcode Resources.fieldManager}. `force` is on by
+   * default: an operator is the sole authority over the fields it sets, so a hand
+   * edit of one of them is drift to correct, while fields it does not set stay
+   * with their owners.
    */
   async apply<T extends KubernetesObject>(
     type: ResourceType<T>,
@@ -234,7 +244,7 @@ export class Resources {
         contentType: "application/apply-patch+yaml",
         signal: options.signal,
         query: {
-          fieldManager: FIELD_MANAGER,
+          fieldManager: this.fieldManager,
           force: options.force ?? true,
           dryRun: options.dryRun ? "All" : undefined,
         },
@@ -256,7 +266,7 @@ export class Resources {
         body: patch,
         contentType: PATCH_CONTENT_TYPES[options.patchType ?? "merge"],
         signal: options.signal,
-        query: { fieldManager: FIELD_MANAGER },
+        query: { fieldManager: this.fieldManager },
       },
     );
   }
@@ -270,7 +280,12 @@ export class Resources {
     const namespace = options.namespace ?? obj.metadata?.namespace;
     return await this.client.request<T>(
       resourcePath(type, { namespace, name: obj.metadata?.name, subresource: options.subresource }),
-      { method: "PUT", body: obj, signal: options.signal, query: { fieldManager: FIELD_MANAGER } },
+      {
+        method: "PUT",
+        body: obj,
+        signal: options.signal,
+        query: { fieldManager: this.fieldManager },
+      },
     );
   }
 

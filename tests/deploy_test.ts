@@ -15,13 +15,8 @@ import assert from "node:assert/strict";
 import { renderInstall } from "../lib/deploy/write_manifests.ts";
 import { buildClusterRole } from "../lib/deploy/rbac_manifests.ts";
 import { CLUSTER_RULES, LEADER_ELECTION_RULES } from "../lib/databasecluster/rbac.ts";
-import {
-  ConfigMaps,
-  ForbiddenError,
-  KubeClient,
-  loadKubeConfig,
-  Resources,
-} from "../lib/kube/mod.ts";
+import { ForbiddenError, KubeClient, loadKubeConfig, Resources } from "../lib/kube/mod.ts";
+import { ConfigMaps } from "../lib/databasecluster/kinds.ts";
 import {
   type ControlPlane,
   eventually,

@@ -9,7 +9,6 @@
 import assert from "node:assert/strict";
 import {
   AlreadyExistsError,
-  ConfigMaps,
   ConflictError,
   ForbiddenError,
   InvalidError,
@@ -17,8 +16,8 @@ import {
   loadKubeConfig,
   NotFoundError,
   Resources,
-  Secrets,
 } from "../lib/kube/mod.ts";
+import { ConfigMaps, Secrets } from "../lib/databasecluster/kinds.ts";
 import { createNamespace, resourcesFor, testCluster } from "./harness/mod.ts";
 import { FIELD_MANAGER } from "../lib/databasecluster/names.ts";
 

@@ -6,7 +6,8 @@
  * @module
  */
 import assert from "node:assert/strict";
-import { ConfigMaps, KubeClient, loadKubeConfig, Resources } from "../lib/kube/mod.ts";
+import { KubeClient, loadKubeConfig, Resources } from "../lib/kube/mod.ts";
+import { ConfigMaps } from "../lib/databasecluster/kinds.ts";
 import { type EventObject, EventRecorder } from "../lib/runtime/events.ts";
 import { createNamespace, eventually, testCluster } from "./harness/mod.ts";
 import { FIELD_MANAGER } from "../lib/databasecluster/names.ts";

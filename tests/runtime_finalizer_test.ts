@@ -7,7 +7,8 @@
  */
 import assert from "node:assert/strict";
 import type { V1ConfigMap } from "@kubernetes/client-node";
-import { ConfigMaps, KubeClient, loadKubeConfig, Resources } from "../lib/kube/mod.ts";
+import { KubeClient, loadKubeConfig, Resources } from "../lib/kube/mod.ts";
+import { ConfigMaps } from "../lib/databasecluster/kinds.ts";
 import { withFinalizer } from "../lib/runtime/finalizer.ts";
 import { createNamespace, eventually, testCluster } from "./harness/mod.ts";
 import { FIELD_MANAGER } from "../lib/databasecluster/names.ts";

@@ -18,7 +18,8 @@ import {
   majorOf,
   parseDatabaseCluster,
 } from "../api/mod.ts";
-import { type Resources, Secrets, StatefulSets } from "../kube/mod.ts";
+import { type Resources } from "../kube/mod.ts";
+import { Secrets, StatefulSets } from "./kinds.ts";
 import {
   type Clock,
   type EventInfo,

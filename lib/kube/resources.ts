@@ -2,29 +2,13 @@
  * Typed access to Kubernetes resources: a descriptor per kind (group, version,
  * plural, scope) typed by client-node's generated models, and a
  * {@linkcode Resources} facade with get, list (paginated), create, server-side
- * apply, patch, delete and the raw watch stream. Our own kind gets a
- * descriptor the same way (see `lib/api`).
+ * apply, patch, delete and the raw watch stream. This layer knows no operator:
+ * callers declare the kinds they use with {@linkcode resourceType} (dbop's are
+ * in `lib/databasecluster/kinds.ts`) and name their field manager.
  *
  * @module
  */
-import type {
-  CoreV1Event,
-  EventsV1Event,
-  KubernetesObject,
-  V1ConfigMap,
-  V1CronJob,
-  V1Job,
-  V1Lease,
-  V1Namespace,
-  V1PersistentVolumeClaim,
-  V1Pod,
-  V1PodDisruptionBudget,
-  V1Secret,
-  V1Service,
-  V1ServiceAccount,
-  V1StatefulSet,
-  V1StorageClass,
-} from "@kubernetes/client-node";
+import type { KubernetesObject } from "@kubernetes/client-node";
 import type { KubeClient } from "./client.ts";
 import { NotFoundError } from "./errors.ts";
 
@@ -66,34 +50,6 @@ export function apiVersionOf(type: ResourceType): string {
 export function kindOf(type: ResourceType): string {
   return type.group ? `${type.kind}.${type.group}` : type.kind;
 }
-
-/** The built-in kinds dbop reads or writes. */
-export const Pods = resourceType<V1Pod>("", "v1", "Pod");
-export const Services = resourceType<V1Service>("", "v1", "Service");
-export const Secrets = resourceType<V1Secret>("", "v1", "Secret");
-export const ConfigMaps = resourceType<V1ConfigMap>("", "v1", "ConfigMap");
-export const ServiceAccounts = resourceType<V1ServiceAccount>("", "v1", "ServiceAccount");
-export const PersistentVolumeClaims = resourceType<V1PersistentVolumeClaim>(
-  "",
-  "v1",
-  "PersistentVolumeClaim",
-);
-export const Namespaces = resourceType<V1Namespace>("", "v1", "Namespace", { namespaced: false });
-export const CoreEvents = resourceType<CoreV1Event>("", "v1", "Event");
-export const StatefulSets = resourceType<V1StatefulSet>("apps", "v1", "StatefulSet");
-export const Jobs = resourceType<V1Job>("batch", "v1", "Job");
-export const CronJobs = resourceType<V1CronJob>("batch", "v1", "CronJob");
-export const PodDisruptionBudgets = resourceType<V1PodDisruptionBudget>(
-  "policy",
-  "v1",
-  "PodDisruptionBudget",
-);
-export const Leases = resourceType<V1Lease>("coordination.k8s.io", "v1", "Lease");
-export const Events = resourceType<EventsV1Event>("events.k8s.io", "v1", "Event");
-export const StorageClasses = resourceType<V1StorageClass>("storage.k8s.io", "v1", "StorageClass", {
-  plural: "storageclasses",
-  namespaced: false,
-});
 
 /** A list response. */
 export interface ObjectList<T> {

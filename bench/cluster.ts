@@ -10,6 +10,7 @@
  */
 import { type ControlPlane, startControlPlane } from "../tests/harness/control_plane.ts";
 import { KubeClient, loadKubeConfig, Resources } from "../lib/kube/mod.ts";
+import { FIELD_MANAGER } from "../lib/databasecluster/names.ts";
 
 const ROOT = new URL("../", import.meta.url).pathname;
 
@@ -113,6 +114,7 @@ export function floorClient(cluster: BenchCluster): Resources {
     new KubeClient(loadKubeConfig({ kubeconfig: cluster.floorKubeconfig }).kubeConfig, {
       userAgent: "dbop-floor",
     }),
+    { fieldManager: FIELD_MANAGER },
   );
 }
 
@@ -157,6 +159,7 @@ export async function startBenchCluster(options: BenchClusterOptions): Promise<B
       new KubeClient(loadKubeConfig({ kubeconfig: controlPlane.kubeconfigPath }).kubeConfig, {
         userAgent: "dbop-bench",
       }),
+      { fieldManager: FIELD_MANAGER },
     );
     const version = await admin.client.request<{ gitVersion: string }>("/version");
     const cluster: BenchCluster = {

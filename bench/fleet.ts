@@ -7,7 +7,8 @@
  * @module
  */
 import { parse } from "yaml";
-import { Namespaces, resourcePath, type Resources } from "../lib/kube/mod.ts";
+import { resourcePath, type Resources } from "../lib/kube/mod.ts";
+import { Namespaces } from "../lib/databasecluster/kinds.ts";
 import { type ClusterObject, DatabaseClusters } from "../lib/databasecluster/cache.ts";
 import { forEachConcurrently } from "./pool.ts";
 

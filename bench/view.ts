@@ -8,7 +8,8 @@
  * @module
  */
 import type { V1StatefulSet } from "@kubernetes/client-node";
-import { type Resources, StatefulSets } from "../lib/kube/mod.ts";
+import { type Resources } from "../lib/kube/mod.ts";
+import { StatefulSets } from "../lib/databasecluster/kinds.ts";
 import { type ClusterObject, DatabaseClusters } from "../lib/databasecluster/cache.ts";
 import { LABELS } from "../lib/databasecluster/names.ts";
 import { Informer } from "../lib/runtime/mod.ts";

@@ -9,7 +9,7 @@
  *
  * @module
  */
-import { StatefulSets } from "../lib/kube/mod.ts";
+import { StatefulSets } from "../lib/databasecluster/kinds.ts";
 import { floorClient } from "./cluster.ts";
 import type { BenchContext } from "./context.ts";
 import { createClusters, createNamespace, deleteNamespace } from "./fleet.ts";

@@ -15,13 +15,8 @@ import assert from "node:assert/strict";
 import { renderInstall } from "../lib/deploy/write_manifests.ts";
 import { buildClusterRole } from "../lib/deploy/rbac_manifests.ts";
 import { CLUSTER_RULES, LEADER_ELECTION_RULES } from "../lib/databasecluster/rbac.ts";
-import {
-  ConfigMaps,
-  ForbiddenError,
-  KubeClient,
-  loadKubeConfig,
-  Resources,
-} from "../lib/kube/mod.ts";
+import { ForbiddenError, KubeClient, loadKubeConfig, Resources } from "../lib/kube/mod.ts";
+import { ConfigMaps } from "../lib/databasecluster/kinds.ts";
 import {
   type ControlPlane,
   eventually,
@@ -38,6 +33,7 @@ import {
   waitForPhase,
 } from "./harness/clusters.ts";
 import { DbopProcess } from "./harness/dbop_process.ts";
+import { FIELD_MANAGER } from "../lib/databasecluster/names.ts";
 
 const ROOT = new URL("../", import.meta.url).pathname;
 const SA_USER = "system:serviceaccount:dbop-system:dbop";
@@ -370,6 +366,7 @@ async function finalizersRuleNeeded(
         loadKubeConfig({ serviceAccountDir: `${dir}/serviceaccount`, env: (n) => env[n] })
           .kubeConfig,
       ),
+      { fieldManager: FIELD_MANAGER },
     );
     try {
       await assert.rejects(

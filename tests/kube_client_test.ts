@@ -9,7 +9,6 @@
 import assert from "node:assert/strict";
 import {
   AlreadyExistsError,
-  ConfigMaps,
   ConflictError,
   ForbiddenError,
   InvalidError,
@@ -17,9 +16,10 @@ import {
   loadKubeConfig,
   NotFoundError,
   Resources,
-  Secrets,
 } from "../lib/kube/mod.ts";
+import { ConfigMaps, Secrets } from "../lib/databasecluster/kinds.ts";
 import { createNamespace, resourcesFor, testCluster } from "./harness/mod.ts";
+import { FIELD_MANAGER } from "../lib/databasecluster/names.ts";
 
 const cluster = testCluster();
 
@@ -110,6 +110,7 @@ Deno.test("API failures become typed errors with their details", async () => {
             })[name],
         }).kubeConfig,
       ),
+      { fieldManager: FIELD_MANAGER },
     );
     await assert.rejects(
       limited.list(Secrets, { namespace: ns }),
@@ -199,7 +200,9 @@ Deno.test("credentials: client certificate, service-account token in-cluster, ex
     });
     assert.equal(inCluster.namespace, ns);
     assert.match(inCluster.source, /in-cluster/);
-    const viaToken = new Resources(new KubeClient(inCluster.kubeConfig));
+    const viaToken = new Resources(new KubeClient(inCluster.kubeConfig), {
+      fieldManager: FIELD_MANAGER,
+    });
     assert.equal(await whoami(viaToken), `system:serviceaccount:${ns}:robot`);
     viaToken.client.close();
 
@@ -241,6 +244,7 @@ Deno.test("credentials: client certificate, service-account token in-cluster, ex
     );
     const viaExec = new Resources(
       new KubeClient(loadKubeConfig({ kubeconfig, context: "via-exec" }).kubeConfig),
+      { fieldManager: FIELD_MANAGER },
     );
     assert.equal(await whoami(viaExec), `system:serviceaccount:${ns}:robot`);
     viaExec.client.close();

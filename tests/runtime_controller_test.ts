@@ -7,7 +7,8 @@
  * @module
  */
 import assert from "node:assert/strict";
-import { ConfigMaps, resourceType } from "../lib/kube/mod.ts";
+import { resourceType } from "../lib/kube/mod.ts";
+import { ConfigMaps } from "../lib/databasecluster/kinds.ts";
 import {
   Controller,
   createOperatorMetrics,

@@ -6,9 +6,11 @@
  * @module
  */
 import assert from "node:assert/strict";
-import { ConfigMaps, KubeClient, loadKubeConfig, Resources } from "../lib/kube/mod.ts";
+import { KubeClient, loadKubeConfig, Resources } from "../lib/kube/mod.ts";
+import { ConfigMaps } from "../lib/databasecluster/kinds.ts";
 import { type EventObject, EventRecorder } from "../lib/runtime/events.ts";
 import { createNamespace, eventually, testCluster } from "./harness/mod.ts";
+import { FIELD_MANAGER } from "../lib/databasecluster/names.ts";
 
 const cluster = testCluster();
 const CONTROLLER = "database.example.com/dbop";
@@ -27,7 +29,7 @@ function newRecorder() {
     },
   });
   const logs: string[] = [];
-  const recorder = new EventRecorder(new Resources(client), {
+  const recorder = new EventRecorder(new Resources(client, { fieldManager: FIELD_MANAGER }), {
     reportingController: CONTROLLER,
     reportingInstance: "dbop-test-0",
     logger: (message, properties) => logs.push(`${message} ${JSON.stringify(properties)}`),
@@ -39,7 +41,7 @@ async function configMap(ns: string, name: string) {
   const { kubeConfig } = loadKubeConfig({ kubeconfig: cluster.kubeconfigPath });
   const client = new KubeClient(kubeConfig);
   try {
-    return await new Resources(client).create(ConfigMaps, {
+    return await new Resources(client, { fieldManager: FIELD_MANAGER }).create(ConfigMaps, {
       metadata: { name, namespace: ns },
       data: { "postgresql.conf": "max_connections = 100" },
     });

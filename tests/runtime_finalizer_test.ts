@@ -7,9 +7,11 @@
  */
 import assert from "node:assert/strict";
 import type { V1ConfigMap } from "@kubernetes/client-node";
-import { ConfigMaps, KubeClient, loadKubeConfig, Resources } from "../lib/kube/mod.ts";
+import { KubeClient, loadKubeConfig, Resources } from "../lib/kube/mod.ts";
+import { ConfigMaps } from "../lib/databasecluster/kinds.ts";
 import { withFinalizer } from "../lib/runtime/finalizer.ts";
 import { createNamespace, eventually, testCluster } from "./harness/mod.ts";
+import { FIELD_MANAGER } from "../lib/databasecluster/names.ts";
 
 const cluster = testCluster();
 const OURS = "database.example.com/cleanup";
@@ -25,7 +27,7 @@ function newResources() {
       if (method !== "GET") writes.push(`${method} ${code}`);
     },
   });
-  return { resources: new Resources(client), writes, client };
+  return { resources: new Resources(client, { fieldManager: FIELD_MANAGER }), writes, client };
 }
 
 function recording(log: string[], options: { failCleanup?: boolean } = {}) {

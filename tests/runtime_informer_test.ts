@@ -12,7 +12,8 @@
  */
 import assert from "node:assert/strict";
 import type { V1ConfigMap, V1Secret } from "@kubernetes/client-node";
-import { ConfigMaps, type Resources, type ResourceType, Secrets } from "../lib/kube/mod.ts";
+import { type Resources, type ResourceType } from "../lib/kube/mod.ts";
+import { ConfigMaps, Secrets } from "../lib/databasecluster/kinds.ts";
 import { Informer } from "../lib/runtime/informer.ts";
 import { GoneError } from "../lib/kube/mod.ts";
 import { eventually, resourcesFor, startControlPlane } from "./harness/mod.ts";

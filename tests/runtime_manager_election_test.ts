@@ -8,7 +8,7 @@
  * @module
  */
 import assert from "node:assert/strict";
-import { ConfigMaps } from "../lib/kube/mod.ts";
+import { ConfigMaps } from "../lib/databasecluster/kinds.ts";
 import { createNamespace, eventually, resourcesFor, testCluster } from "./harness/mod.ts";
 
 const cluster = testCluster();

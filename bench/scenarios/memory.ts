@@ -8,7 +8,7 @@
  *
  * @module
  */
-import { ConfigMaps, Secrets } from "../../lib/kube/mod.ts";
+import { ConfigMaps, Secrets } from "../../lib/databasecluster/kinds.ts";
 import type { BenchContext } from "../context.ts";
 import { createNamespace } from "../fleet.ts";
 import type { OperatorProcess } from "../operator.ts";

@@ -17,6 +17,10 @@ export const DATABASE_CLUSTER = {
   namespaced: true,
 } as const;
 
+/** `apiVersion` of a DatabaseCluster at the storage version: `database.example.com/v1`. */
+export const DATABASE_CLUSTER_API_VERSION =
+  `${DATABASE_CLUSTER.group}/${DATABASE_CLUSTER.version}` as const;
+
 /** The deprecated version that is still served. */
 export const DEPRECATED_VERSION = "v1beta1";
 

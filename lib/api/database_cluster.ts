@@ -7,7 +7,7 @@
  * @module
  */
 import { z } from "zod";
-import { DATABASE_CLUSTER } from "./constants.ts";
+import { DATABASE_CLUSTER, DATABASE_CLUSTER_API_VERSION } from "./constants.ts";
 import { DatabaseClusterSpec } from "./spec.ts";
 import { DatabaseClusterStatus } from "./status.ts";
 
@@ -27,7 +27,7 @@ const ObjectMeta = z.looseObject({
 
 /** Schema of a v1 DatabaseCluster object. */
 export const DatabaseCluster = z.object({
-  apiVersion: z.literal(`${DATABASE_CLUSTER.group}/${DATABASE_CLUSTER.version}`),
+  apiVersion: z.literal(DATABASE_CLUSTER_API_VERSION),
   kind: z.literal(DATABASE_CLUSTER.kind),
   metadata: ObjectMeta,
   spec: DatabaseClusterSpec,

@@ -25,6 +25,7 @@ import {
 import { VERSION, versionLine } from "../version.ts";
 import type { RunOptions } from "./args.ts";
 import { checkCrd, checkPermissions, checkServer } from "./preflight.ts";
+import { FIELD_MANAGER } from "../databasecluster/names.ts";
 
 const logger = getLogger(["dbop", "main"]);
 
@@ -58,7 +59,7 @@ export async function runOperator(options: RunOptions): Promise<number> {
     observer: restClientObserver(metrics),
     userAgent: `dbop/${VERSION}`,
   });
-  const resources = new Resources(client);
+  const resources = new Resources(client, { fieldManager: FIELD_MANAGER });
   const stop = new AbortController();
   const onSignal = () => {
     if (stop.signal.aborted) Deno.exit(130);

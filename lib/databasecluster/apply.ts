@@ -6,17 +6,16 @@
  * @module
  */
 import type { KubernetesObject } from "@kubernetes/client-node";
+import { type Resources, type ResourceType } from "../kube/mod.ts";
 import {
   ConfigMaps,
   CronJobs,
   PersistentVolumeClaims,
   PodDisruptionBudgets,
-  type Resources,
-  type ResourceType,
   Secrets,
   Services,
   StatefulSets,
-} from "../kube/mod.ts";
+} from "./kinds.ts";
 import { type Children, PodMonitors } from "./cache.ts";
 import { needsApply } from "./drift.ts";
 

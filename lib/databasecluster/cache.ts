@@ -20,6 +20,7 @@ import type {
   V1StorageClass,
 } from "@kubernetes/client-node";
 import { DATABASE_CLUSTER } from "../api/mod.ts";
+import { type ResourceType, resourceType } from "../kube/mod.ts";
 import {
   ConfigMaps,
   CronJobs,
@@ -27,13 +28,11 @@ import {
   PersistentVolumeClaims,
   PodDisruptionBudgets,
   Pods,
-  type ResourceType,
-  resourceType,
   Secrets,
   Services,
   StatefulSets,
   StorageClasses,
-} from "../kube/mod.ts";
+} from "./kinds.ts";
 import { fieldIndex, type Informer, type KubeObject, type Manager } from "../runtime/mod.ts";
 import { VERSION_INDEX } from "./metrics.ts";
 import { LABELS, MANAGED_BY } from "./names.ts";

@@ -10,7 +10,7 @@
  * @module
  */
 import type { KubernetesObject, V1OwnerReference } from "@kubernetes/client-node";
-import type { DatabaseCluster } from "../api/mod.ts";
+import { DATABASE_CLUSTER_API_VERSION, type DatabaseCluster } from "../api/mod.ts";
 import type { Children } from "./cache.ts";
 import {
   appSecretName,
@@ -98,7 +98,7 @@ function ownedBy(owner: V1OwnerReference) {
 /** The controller owner reference of a cluster's children. */
 export function ownerReference(cluster: DatabaseCluster): V1OwnerReference {
   return {
-    apiVersion: cluster.apiVersion ?? "database.example.com/v1",
+    apiVersion: cluster.apiVersion ?? DATABASE_CLUSTER_API_VERSION,
     kind: cluster.kind ?? "DatabaseCluster",
     name: cluster.metadata.name,
     uid: cluster.metadata.uid!,

@@ -9,12 +9,11 @@
  * @module
  */
 import { DATABASE_CLUSTER } from "../api/mod.ts";
-import { FIELD_MANAGER } from "../kube/mod.ts";
 
 const GROUP = DATABASE_CLUSTER.group;
 
-/** The field manager of every server-side apply (defined in lib/kube). */
-export { FIELD_MANAGER };
+/** The field manager of every write dbop makes (passed to the kube client, which knows no operator). */
+export const FIELD_MANAGER = "dbop";
 
 /** The finalizer dbop puts on a DatabaseCluster to clean up (or detach) its data before it goes. */
 export const FINALIZER = `${GROUP}/cleanup`;

@@ -12,12 +12,14 @@
  */
 import type { KubernetesObject, V1StatefulSet } from "@kubernetes/client-node";
 import {
+  DATABASE_CLUSTER_API_VERSION,
   type DatabaseCluster,
   InvalidDatabaseClusterError,
   majorOf,
   parseDatabaseCluster,
 } from "../api/mod.ts";
-import { type Resources, Secrets, StatefulSets } from "../kube/mod.ts";
+import { type Resources } from "../kube/mod.ts";
+import { Secrets, StatefulSets } from "./kinds.ts";
 import {
   type Clock,
   type EventInfo,
@@ -62,7 +64,7 @@ export function databaseClusterReconciler(deps: ReconcilerDeps): Reconciler {
     if (!cached) return {};
     const object: ClusterObject = {
       ...cached,
-      apiVersion: cached.apiVersion ?? "database.example.com/v1",
+      apiVersion: cached.apiVersion ?? DATABASE_CLUSTER_API_VERSION,
       kind: cached.kind ?? "DatabaseCluster",
     };
     let cluster: DatabaseCluster;

@@ -2,34 +2,15 @@
  * Typed access to Kubernetes resources: a descriptor per kind (group, version,
  * plural, scope) typed by client-node's generated models, and a
  * {@linkcode Resources} facade with get, list (paginated), create, server-side
- * apply, patch, delete and the raw watch stream. Our own kind gets a
- * descriptor the same way (see `lib/api`).
+ * apply, patch, delete and the raw watch stream. This layer knows no operator:
+ * callers declare the kinds they use with {@linkcode resourceType} (dbop's are
+ * in `lib/databasecluster/kinds.ts`) and name their field manager.
  *
  * @module
  */
-import type {
-  CoreV1Event,
-  EventsV1Event,
-  KubernetesObject,
-  V1ConfigMap,
-  V1CronJob,
-  V1Job,
-  V1Lease,
-  V1Namespace,
-  V1PersistentVolumeClaim,
-  V1Pod,
-  V1PodDisruptionBudget,
-  V1Secret,
-  V1Service,
-  V1ServiceAccount,
-  V1StatefulSet,
-  V1StorageClass,
-} from "@kubernetes/client-node";
+import type { KubernetesObject } from "@kubernetes/client-node";
 import type { KubeClient } from "./client.ts";
 import { NotFoundError } from "./errors.ts";
-
-/** The field manager dbop uses for every server-side apply. */
-export const FIELD_MANAGER = "dbop";
 
 /** Describes one kind; `T` is the type of its objects. */
 export interface ResourceType<T extends KubernetesObject = KubernetesObject> {
@@ -69,34 +50,6 @@ export function apiVersionOf(type: ResourceType): string {
 export function kindOf(type: ResourceType): string {
   return type.group ? `${type.kind}.${type.group}` : type.kind;
 }
-
-/** The built-in kinds dbop reads or writes. */
-export const Pods = resourceType<V1Pod>("", "v1", "Pod");
-export const Services = resourceType<V1Service>("", "v1", "Service");
-export const Secrets = resourceType<V1Secret>("", "v1", "Secret");
-export const ConfigMaps = resourceType<V1ConfigMap>("", "v1", "ConfigMap");
-export const ServiceAccounts = resourceType<V1ServiceAccount>("", "v1", "ServiceAccount");
-export const PersistentVolumeClaims = resourceType<V1PersistentVolumeClaim>(
-  "",
-  "v1",
-  "PersistentVolumeClaim",
-);
-export const Namespaces = resourceType<V1Namespace>("", "v1", "Namespace", { namespaced: false });
-export const CoreEvents = resourceType<CoreV1Event>("", "v1", "Event");
-export const StatefulSets = resourceType<V1StatefulSet>("apps", "v1", "StatefulSet");
-export const Jobs = resourceType<V1Job>("batch", "v1", "Job");
-export const CronJobs = resourceType<V1CronJob>("batch", "v1", "CronJob");
-export const PodDisruptionBudgets = resourceType<V1PodDisruptionBudget>(
-  "policy",
-  "v1",
-  "PodDisruptionBudget",
-);
-export const Leases = resourceType<V1Lease>("coordination.k8s.io", "v1", "Lease");
-export const Events = resourceType<EventsV1Event>("events.k8s.io", "v1", "Event");
-export const StorageClasses = resourceType<V1StorageClass>("storage.k8s.io", "v1", "StorageClass", {
-  plural: "storageclasses",
-  namespaced: false,
-});
 
 /** A list response. */
 export interface ObjectList<T> {
@@ -141,12 +94,24 @@ export function resourcePath(
   return `${base}${ns}/${type.plural}${name}${sub}`;
 }
 
+/** Options of {@linkcode Resources}. */
+export interface ResourcesOptions {
+  /**
+   * The field manager of every write (create, apply, patch, replace). The caller
+   * names itself: this layer is generic and knows no operator.
+   */
+  fieldManager: string;
+}
+
 /** Typed operations on any resource type over one {@linkcode KubeClient}. */
 export class Resources {
   /** The transport. */
   readonly client: KubeClient;
-  constructor(client: KubeClient) {
+  /** The field manager of every write. */
+  readonly fieldManager: string;
+  constructor(client: KubeClient, options: ResourcesOptions) {
     this.client = client;
+    this.fieldManager = options.fieldManager;
   }
 
   /** Reads one object. */
@@ -208,14 +173,15 @@ export class Resources {
       method: "POST",
       body: obj,
       signal: options.signal,
-      query: { fieldManager: FIELD_MANAGER, dryRun: options.dryRun ? "All" : undefined },
+      query: { fieldManager: this.fieldManager, dryRun: options.dryRun ? "All" : undefined },
     });
   }
 
   /**
-   * Server-side apply as field manager `dbop`. `force` is on by default: dbop is
-   * the sole authority over the fields it sets, so a hand edit of one of them is
-   * drift to correct, while fields it does not set stay with their owners.
+   * Server-side apply as {@linkcode Resources.fieldManager}. `force` is on by
+   * default: an operator is the sole authority over the fields it sets, so a hand
+   * edit of one of them is drift to correct, while fields it does not set stay
+   * with their owners.
    */
   async apply<T extends KubernetesObject>(
     type: ResourceType<T>,
@@ -234,7 +200,7 @@ export class Resources {
         contentType: "application/apply-patch+yaml",
         signal: options.signal,
         query: {
-          fieldManager: FIELD_MANAGER,
+          fieldManager: this.fieldManager,
           force: options.force ?? true,
           dryRun: options.dryRun ? "All" : undefined,
         },
@@ -256,7 +222,7 @@ export class Resources {
         body: patch,
         contentType: PATCH_CONTENT_TYPES[options.patchType ?? "merge"],
         signal: options.signal,
-        query: { fieldManager: FIELD_MANAGER },
+        query: { fieldManager: this.fieldManager },
       },
     );
   }
@@ -270,7 +236,12 @@ export class Resources {
     const namespace = options.namespace ?? obj.metadata?.namespace;
     return await this.client.request<T>(
       resourcePath(type, { namespace, name: obj.metadata?.name, subresource: options.subresource }),
-      { method: "PUT", body: obj, signal: options.signal, query: { fieldManager: FIELD_MANAGER } },
+      {
+        method: "PUT",
+        body: obj,
+        signal: options.signal,
+        query: { fieldManager: this.fieldManager },
+      },
     );
   }
 

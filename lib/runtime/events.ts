@@ -14,7 +14,7 @@
 import type { KubernetesObject } from "@kubernetes/client-node";
 import { getLogger } from "@logtape/logtape";
 import {
-  Events,
+  apiVersionOf,
   NotFoundError,
   type Resources,
   type ResourceType,
@@ -95,11 +95,7 @@ export interface EventRecorderOptions {
 /** The API server's limit on `note`, in bytes. */
 export const NOTE_MAX_BYTES = 1024;
 const REASON = /^[A-Z][A-Za-z0-9]{0,127}$/;
-const EventKind: ResourceType<EventObject> = resourceType(
-  Events.group,
-  Events.version,
-  Events.kind,
-);
+const EventKind: ResourceType<EventObject> = resourceType("events.k8s.io", "v1", "Event");
 
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
@@ -260,8 +256,8 @@ export class EventRecorder {
     now: number,
   ): EventObject {
     return {
-      apiVersion: `${Events.group}/${Events.version}`,
-      kind: Events.kind,
+      apiVersion: apiVersionOf(EventKind),
+      kind: EventKind.kind,
       metadata: { name: eventName(regarding, now), namespace: regarding.namespace || "default" },
       eventTime: microTime(now),
       reportingController: this.#options.reportingController,

@@ -1,13 +1,16 @@
 import assert from "node:assert/strict";
 import { isDeepStrictEqual } from "node:util";
 import type { V1ConfigMap } from "@kubernetes/client-node";
-import { ConfigMaps, InvalidError, NotFoundError } from "../kube/mod.ts";
+import { InvalidError, NotFoundError, resourceType } from "../kube/mod.ts";
 import {
   addFinalizerPatch,
   type JsonPatchOperation,
   removeFinalizerPatch,
   withFinalizer,
 } from "./finalizer.ts";
+
+// Declared here: lib/runtime is generic and takes its kinds from the caller.
+const ConfigMaps = resourceType<V1ConfigMap>("", "v1", "ConfigMap");
 
 const OURS = "database.example.com/cleanup";
 const THEIRS = "backup.example.com/protect";

@@ -17,7 +17,7 @@
  * @module
  */
 import { getLogger } from "@logtape/logtape";
-import { Leases, type Resources, type ResourceType, resourceType } from "../kube/mod.ts";
+import { apiVersionOf, type Resources, type ResourceType, resourceType } from "../kube/mod.ts";
 import { type Clock, systemClock, type TimerId } from "./clock.ts";
 import {
   decide,
@@ -29,11 +29,7 @@ import {
 import { microTime } from "./micro_time.ts";
 
 /** The Lease kind typed with its wire shape. */
-const LeaseType: ResourceType<LeaseObject> = resourceType(
-  Leases.group,
-  Leases.version,
-  Leases.kind,
-);
+const LeaseType: ResourceType<LeaseObject> = resourceType("coordination.k8s.io", "v1", "Lease");
 
 /** The calls the elector makes; {@linkcode Resources} provides them. */
 export type LeaseClient = Pick<Resources, "getOrUndefined" | "create" | "replace">;
@@ -285,8 +281,8 @@ export class LeaderElector {
       }
       const written = decision.action === "create"
         ? await this.#client.create(LeaseType, {
-          apiVersion: `${Leases.group}/${Leases.version}`,
-          kind: Leases.kind,
+          apiVersion: apiVersionOf(LeaseType),
+          kind: LeaseType.kind,
           metadata: { name: this.#options.name, namespace: this.#options.namespace },
           spec: decision.record,
         }, call)

@@ -8,6 +8,7 @@ import { KubeClient, loadKubeConfig, Resources } from "../../lib/kube/mod.ts";
 import { DatabaseClusters } from "../../lib/databasecluster/cache.ts";
 import { Informer } from "../../lib/runtime/mod.ts";
 import { eventually, type TestCluster } from "./mod.ts";
+import { FIELD_MANAGER } from "../../lib/databasecluster/names.ts";
 
 // deno-lint-ignore no-explicit-any
 export type Obj = any;
@@ -120,6 +121,7 @@ export async function recordStatuses(
 ): Promise<StatusRecorder> {
   const resources = new Resources(
     new KubeClient(loadKubeConfig({ kubeconfig: cluster.kubeconfigPath }).kubeConfig),
+    { fieldManager: FIELD_MANAGER },
   );
   const informer = new Informer(resources, DatabaseClusters, {
     namespace,

@@ -6,6 +6,7 @@
  * @module
  */
 import { KubeClient, loadKubeConfig, type RequestObserver, Resources } from "../../lib/kube/mod.ts";
+import { FIELD_MANAGER } from "../../lib/databasecluster/names.ts";
 export { type Component, ControlPlane, startControlPlane } from "./control_plane.ts";
 
 /** Result of a kubectl run. */
@@ -111,5 +112,5 @@ export function resourcesFor(
   options: { observer?: RequestObserver } = {},
 ): Resources {
   const { kubeConfig } = loadKubeConfig({ kubeconfig: kubeconfigPath });
-  return new Resources(new KubeClient(kubeConfig, options));
+  return new Resources(new KubeClient(kubeConfig, options), { fieldManager: FIELD_MANAGER });
 }

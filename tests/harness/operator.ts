@@ -15,6 +15,7 @@ import {
   type OperatorMetrics,
   restClientObserver,
 } from "../../lib/runtime/mod.ts";
+import { FIELD_MANAGER } from "../../lib/databasecluster/names.ts";
 
 /** A running in-process operator. */
 export interface TestOperator {
@@ -38,6 +39,7 @@ export function startOperator(
     new KubeClient(loadKubeConfig({ kubeconfig: kubeconfigPath }).kubeConfig, {
       observer: restClientObserver(metrics),
     }),
+    { fieldManager: FIELD_MANAGER },
   );
   const manager = new Manager(resources, {
     metrics,

@@ -13,7 +13,8 @@
  * @module
  */
 import type { V1PersistentVolumeClaim } from "@kubernetes/client-node";
-import { PersistentVolumeClaims, type Resources } from "../../kube/mod.ts";
+import { type Resources } from "../../kube/mod.ts";
+import { PersistentVolumeClaims } from "../kinds.ts";
 import type { ClusterObject } from "../cache.ts";
 
 /** What the cleanup did, for the event. */

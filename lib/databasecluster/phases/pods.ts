@@ -7,7 +7,8 @@
  * @module
  */
 import type { V1Pod } from "@kubernetes/client-node";
-import { Pods, type Resources } from "../../kube/mod.ts";
+import { type Resources } from "../../kube/mod.ts";
+import { Pods } from "../kinds.ts";
 import { initialPrimaryPodName, LABELS, type Role, ROLES } from "../names.ts";
 
 /** The role each pod should carry, for the pods whose label is missing or wrong. */

@@ -8,7 +8,8 @@
  * @module
  */
 import type { V1PersistentVolumeClaim, V1StorageClass } from "@kubernetes/client-node";
-import { ForbiddenError, PersistentVolumeClaims, type Resources } from "../../kube/mod.ts";
+import { ForbiddenError, type Resources } from "../../kube/mod.ts";
+import { PersistentVolumeClaims } from "../kinds.ts";
 import { quantityBytes } from "../specs/common.ts";
 
 /** A volume that must grow, and whether its class allows it. */

@@ -14,25 +14,12 @@ import type { KubernetesObject } from "@kubernetes/client-node";
 import { parseDatabaseCluster } from "../lib/api/mod.ts";
 import type { Resources } from "../lib/kube/mod.ts";
 import { childResourceType } from "../lib/databasecluster/apply.ts";
-import type { Children, ClusterObject } from "../lib/databasecluster/cache.ts";
+import { type ClusterObject, noChildren } from "../lib/databasecluster/cache.ts";
 import { desiredChildren, ownerReference } from "../lib/databasecluster/desired.ts";
 import { clusterManifest, createClusters } from "./fleet.ts";
 import { Channel } from "./pool.ts";
 import { statefulSetRolledOut } from "./readiness.ts";
 import type { FleetView } from "./view.ts";
-
-const NO_CHILDREN: Children = {
-  statefulSets: [],
-  services: [],
-  secrets: [],
-  configMaps: [],
-  podDisruptionBudgets: [],
-  cronJobs: [],
-  jobs: [],
-  pods: [],
-  persistentVolumeClaims: [],
-  podMonitors: [],
-};
 
 /** The children dbop's first reconcile of a new cluster applies, without owner references. */
 export async function firstReconcileChildren(cluster: ClusterObject): Promise<KubernetesObject[]> {
@@ -41,7 +28,7 @@ export async function firstReconcileChildren(cluster: ClusterObject): Promise<Ku
     apiVersion: "database.example.com/v1",
     kind: "DatabaseCluster",
   });
-  const desired = await desiredChildren(parsed, NO_CHILDREN, {
+  const desired = await desiredChildren(parsed, noChildren(), {
     now: new Date(),
     podMonitorCrd: false,
   });

@@ -75,6 +75,18 @@ class Candidate {
   }
 }
 
+/** Waits for one of two candidates to lead. */
+async function electedLeader(
+  candidates: Candidate[],
+): Promise<{ leader: Candidate; follower: Candidate }> {
+  const leader = await eventually(
+    "a leader",
+    () => Promise.resolve(candidates.find((c) => c.leadingSince() !== undefined)),
+    { timeoutMs: 60_000 },
+  );
+  return { leader, follower: candidates.find((c) => c !== leader)! };
+}
+
 function report(line: string): void {
   Deno.stderr.writeSync(new TextEncoder().encode(`[leader takeover] ${line}\n`));
 }
@@ -88,12 +100,7 @@ Deno.test({
     const resources = resourcesFor(cluster.kubeconfigPath);
     const candidates = [new Candidate("a", ns), new Candidate("b", ns)];
     try {
-      const leader = await eventually(
-        "a leader",
-        () => Promise.resolve(candidates.find((c) => c.leadingSince() !== undefined)),
-        { timeoutMs: 60_000 },
-      );
-      const follower = candidates.find((c) => c !== leader)!;
+      const { leader, follower } = await electedLeader(candidates);
       await resources.create(ConfigMaps, { metadata: { name: "first", namespace: ns } });
       await eventually(
         "the leader to reconcile",
@@ -162,12 +169,7 @@ Deno.test({
     const resources = resourcesFor(cluster.kubeconfigPath);
     const candidates = [new Candidate("a", ns), new Candidate("b", ns)];
     try {
-      const leader = await eventually(
-        "a leader",
-        () => Promise.resolve(candidates.find((c) => c.leadingSince() !== undefined)),
-        { timeoutMs: 60_000 },
-      );
-      const follower = candidates.find((c) => c !== leader)!;
+      const { leader, follower } = await electedLeader(candidates);
       const crashName = `crash-${leader.identity}`;
       const createdAt = Date.now();
       await resources.create(ConfigMaps, { metadata: { name: crashName, namespace: ns } });

@@ -1,23 +1,8 @@
 import assert from "node:assert/strict";
 import type { KubernetesObject } from "@kubernetes/client-node";
 import type { Resources } from "../kube/mod.ts";
-import type { Children } from "./cache.ts";
+import { type Children, noChildren } from "./cache.ts";
 import { applyChildren, childResourceType, deleteUnwanted } from "./apply.ts";
-
-function noChildren(): Children {
-  return {
-    statefulSets: [],
-    services: [],
-    secrets: [],
-    configMaps: [],
-    podDisruptionBudgets: [],
-    cronJobs: [],
-    jobs: [],
-    pods: [],
-    persistentVolumeClaims: [],
-    podMonitors: [],
-  };
-}
 
 function configMap(name: string, data: Record<string, string>, extra: object = {}) {
   return {

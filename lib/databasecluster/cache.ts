@@ -93,6 +93,22 @@ export interface Children {
   podMonitors: KubeObject[];
 }
 
+/** Children of a cluster that has none yet (a first reconcile, a render). */
+export function noChildren(): Children {
+  return {
+    statefulSets: [],
+    services: [],
+    secrets: [],
+    configMaps: [],
+    podDisruptionBudgets: [],
+    cronJobs: [],
+    jobs: [],
+    pods: [],
+    persistentVolumeClaims: [],
+    podMonitors: [],
+  };
+}
+
 type ChildKind = keyof Children;
 
 /** The informers behind the reconciler, per namespace (`""` = all namespaces). */

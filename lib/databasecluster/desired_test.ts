@@ -1,27 +1,12 @@
 import assert from "node:assert/strict";
 import type { KubernetesObject, V1Secret, V1StatefulSet } from "@kubernetes/client-node";
-import type { Children } from "./cache.ts";
+import { type Children, noChildren } from "./cache.ts";
 import { desiredChildren, livePasswords, ownerReference } from "./desired.ts";
 import { testCluster } from "./testdata/clusters.ts";
 
 const NOW = new Date("2026-06-01T00:00:00Z");
 const NO_TLS = { security: { tls: { enabled: false } } };
 const UID = { uid: "cluster-uid" };
-
-function noChildren(): Children {
-  return {
-    statefulSets: [],
-    services: [],
-    secrets: [],
-    configMaps: [],
-    podDisruptionBudgets: [],
-    cronJobs: [],
-    jobs: [],
-    pods: [],
-    persistentVolumeClaims: [],
-    podMonitors: [],
-  };
-}
 
 function secret(name: string, password: string): V1Secret {
   return { metadata: { name, namespace: "shop" }, data: { password: btoa(password) } };

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import type { KubernetesObject } from "@kubernetes/client-node";
 import type { Resources } from "../kube/mod.ts";
-import { type Children, noChildren } from "./cache.ts";
+import { noChildren } from "./cache.ts";
 import { applyChildren, childResourceType, deleteUnwanted } from "./apply.ts";
 
 function configMap(name: string, data: Record<string, string>, extra: object = {}) {

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import type { KubernetesObject, V1Secret, V1StatefulSet } from "@kubernetes/client-node";
-import { type Children, noChildren } from "./cache.ts";
+import { noChildren } from "./cache.ts";
 import { desiredChildren, livePasswords, ownerReference } from "./desired.ts";
 import { testCluster } from "./testdata/clusters.ts";
 

@@ -30,6 +30,7 @@ export {
 export { majorOf } from "./patterns.ts";
 export { DatabaseClusterSpec, type DatabaseClusterSpecInput } from "./spec.ts";
 export { Condition, DatabaseClusterStatus } from "./status.ts";
+export { InstanceStatus, StandbyStatus } from "./instance_status.ts";
 export {
   DatabaseCluster,
   type DatabaseClusterInput,

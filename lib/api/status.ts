@@ -45,6 +45,16 @@ export const DatabaseClusterStatus = z.strictObject({
     "Label selector of the instances' pods, as a string (scale subresource).",
   ),
   currentPrimary: z.string().max(253).optional().describe("Name of the primary's pod."),
+  targetPrimary: z.string().max(253).optional().describe(
+    "Name of the pod that should be the primary, written by the operator. Each instance " +
+      "manager reads it to choose its role: this pod bootstraps or runs as the primary, " +
+      "every other pod as a standby streaming from it.",
+  ),
+  systemIdentifier: z.string().max(20).regex(/^[0-9]+$/).optional().describe(
+    "The database system identifier of the cluster, recorded by the primary's instance " +
+      "manager after initdb. Once set, no instance runs initdb again, and an instance whose " +
+      "data has another identifier does not start.",
+  ),
   currentVersion: z.string().max(16).optional().describe(
     "The PostgreSQL version the instances run (their StatefulSet's).",
   ),

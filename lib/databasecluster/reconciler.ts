@@ -230,7 +230,7 @@ async function writeStatus(
     ];
   }
   const before = cluster.status;
-  if (!statusEqual(before, after)) {
+  if (!statusEqual(operatorOwned(before), after)) {
     await deps.resources.apply(DatabaseClusters, {
       apiVersion: object.apiVersion,
       kind: object.kind,
@@ -239,6 +239,13 @@ async function writeStatus(
     }, { subresource: "status" });
   }
   return { before, after };
+}
+
+/** The status without the fields instance managers own, which the operator never writes. */
+function operatorOwned(status: Status | undefined): Status | undefined {
+  if (status?.systemIdentifier === undefined) return status;
+  const { systemIdentifier: _, ...rest } = status;
+  return rest;
 }
 
 function reportChanges(

@@ -290,6 +290,7 @@ export function computeStatus(
     readyDisplay: `${h.ready}/${h.desired}`,
     selector: formatSelector(instanceSelector(name)),
     currentPrimary: h.primary,
+    targetPrimary: h.primary,
     message,
     conditions: updates.map((update) =>
       nextCondition(previous, update, { now: options.now, generation })

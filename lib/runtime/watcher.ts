@@ -12,13 +12,8 @@
  * @module
  */
 import { getLogger } from "@logtape/logtape";
-import {
-  GoneError,
-  type ListOptions,
-  type Resources,
-  type ResourceType,
-  type Status,
-} from "../kube/mod.ts";
+import { GoneError, type Status } from "../kube/errors.ts";
+import type { ListOptions, Resources, ResourceType } from "../kube/resources.ts";
 import { ReconnectBackoff } from "./backoff.ts";
 import { type Clock, sleepWith, systemClock, type TimerId } from "./clock.ts";
 import type { KubeObject } from "./types.ts";

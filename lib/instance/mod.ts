@@ -1,0 +1,87 @@
+/**
+ * `dbop instance run`: the instance manager, PID 1 of every PostgreSQL
+ * container. It reads its settings from the environment the pod spec gives
+ * (`options.ts`), watches its own DatabaseCluster with the pod's service
+ * account, bootstraps and runs PostgreSQL in the role the cluster's status
+ * decides (`manager.ts`), serves its status on the pod IP (`server.ts`),
+ * forwards SIGHUP to PostgreSQL (reload), reaps orphans (`reaper.ts`) and on
+ * SIGTERM or SIGINT stops PostgreSQL with a fast shutdown within
+ * `DBOP_STOP_TIMEOUT_SECONDS`.
+ *
+ * It never imports the operator's controller, nor client-node at run time:
+ * it runs in every pod, so its footprint counts.
+ *
+ * @module
+ */
+import { getLogger } from "@logtape/logtape";
+import { KubeClient } from "../kube/client.ts";
+import { loadInCluster } from "../kube/in_cluster.ts";
+import { Resources } from "../kube/resources.ts";
+import { configureLogging, LOG_LEVELS } from "../runtime/logging.ts";
+import { ClusterView, INSTANCE_FIELD_MANAGER } from "./cluster.ts";
+import { spawnedChildren } from "./commands.ts";
+import { InstanceManager } from "./manager.ts";
+import { InstanceConfigError, instanceOptionsFromEnv } from "./options.ts";
+import { Reaper } from "./reaper.ts";
+import { serveStatus } from "./server.ts";
+
+export { InstanceConfigError } from "./options.ts";
+
+const USAGE = "Usage: dbop instance run   (settings come from the environment; see lib/instance)";
+
+const logger = getLogger(["dbop", "instance"]);
+
+/** Runs `dbop instance <args>`; resolves with the exit code. */
+export async function runInstanceCommand(args: string[]): Promise<number> {
+  if (args.length !== 1 || args[0] !== "run") throw new InstanceConfigError(USAGE);
+  const env = (name: string) => Deno.env.get(name);
+  const level = env("DBOP_LOG_LEVEL") ?? "info";
+  if (!(LOG_LEVELS as readonly string[]).includes(level)) {
+    throw new InstanceConfigError(
+      `The environment variable "DBOP_LOG_LEVEL" must be one of ${LOG_LEVELS.join(", ")}`,
+    );
+  }
+  await configureLogging({ level: level as (typeof LOG_LEVELS)[number], format: "json" });
+  const options = instanceOptionsFromEnv(env);
+  const credentials = loadInCluster({ serviceAccountDir: options.serviceAccountDir, env });
+  const client = new KubeClient(credentials, { userAgent: "dbop-instance" });
+  const resources = new Resources(client, { fieldManager: INSTANCE_FIELD_MANAGER });
+
+  const stop = new AbortController();
+  const view = new ClusterView(resources, { namespace: options.namespace, name: options.cluster });
+  const manager = new InstanceManager(options, view);
+  const onStop = () => stop.abort();
+  const onReload = () => manager.forward("SIGHUP");
+  Deno.addSignalListener("SIGTERM", onStop);
+  Deno.addSignalListener("SIGINT", onStop);
+  Deno.addSignalListener("SIGHUP", onReload);
+  const reaper = new Reaper(() => spawnedChildren);
+  reaper.start();
+  const server = serveStatus(manager, {
+    hostname: options.podIp,
+    port: options.status.port,
+    token: options.status.token,
+    signal: stop.signal,
+  });
+  const watching = view.run(stop.signal).catch((error) => {
+    if (!stop.signal.aborted) logger.error("The cluster watch ended: {error}", { error });
+  });
+  logger.info("Instance manager of {pod} started (cluster {namespace}/{cluster})", {
+    pod: options.pod,
+    namespace: options.namespace,
+    cluster: options.cluster,
+  });
+  try {
+    await manager.run(stop.signal);
+  } finally {
+    stop.abort();
+    Deno.removeSignalListener("SIGTERM", onStop);
+    Deno.removeSignalListener("SIGINT", onStop);
+    Deno.removeSignalListener("SIGHUP", onReload);
+    await Promise.allSettled([server.finished, watching]);
+    reaper.stop();
+    client.close();
+  }
+  logger.info("Instance manager of {pod} stopped", { pod: options.pod });
+  return 0;
+}

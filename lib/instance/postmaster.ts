@@ -1,0 +1,126 @@
+/**
+ * The PostgreSQL server as a child of the instance manager: started in the
+ * foreground with the operator's configuration file, its output going to the
+ * container's, probed with pg_isready on its own socket, and stopped with a
+ * fast shutdown (SIGINT: clients are disconnected, never waited for) that
+ * escalates to an immediate shutdown (SIGQUIT) and then SIGKILL when the
+ * bound passes, so a pod's deletion always finishes in time.
+ *
+ * @module
+ */
+import { type Clock, sleepWith, systemClock } from "../runtime/clock.ts";
+import { spawnTracked } from "./commands.ts";
+
+/** How to start one server. */
+export interface PostmasterOptions {
+  pgdata: string;
+  configFile: string;
+  socketDir: string;
+  port: number;
+  /** `listen_addresses`: the pod's IP, so each instance binds only its own address. */
+  listen: string;
+  /** More `-c name=value` settings, e.g. `primary_conninfo` of a standby. */
+  settings?: Record<string, string>;
+}
+
+/** A running postmaster. */
+export class Postmaster {
+  readonly pid: number;
+  /** Resolves when the postmaster has exited. */
+  readonly exited: Promise<Deno.CommandStatus>;
+  #status: Deno.CommandStatus | undefined;
+  #options: PostmasterOptions;
+
+  private constructor(child: Deno.ChildProcess, options: PostmasterOptions) {
+    this.pid = child.pid;
+    this.#options = options;
+    this.exited = child.status.then((status) => this.#status = status);
+  }
+
+  /** Starts `postgres` in the foreground. */
+  static start(options: PostmasterOptions): Postmaster {
+    const settings = {
+      config_file: options.configFile,
+      listen_addresses: options.listen,
+      port: String(options.port),
+      unix_socket_directories: options.socketDir,
+      ...options.settings,
+    };
+    const args = ["-D", options.pgdata];
+    for (const [name, value] of Object.entries(settings)) args.push("-c", `${name}=${value}`);
+    const child = spawnTracked(
+      new Deno.Command("postgres", { args, stdin: "null", stdout: "inherit", stderr: "inherit" }),
+    );
+    return new Postmaster(child, options);
+  }
+
+  /** Whether the postmaster has exited. */
+  get running(): boolean {
+    return this.#status === undefined;
+  }
+
+  /** Whether the server accepts connections on its socket now. */
+  async accepting(): Promise<boolean> {
+    const child = spawnTracked(
+      new Deno.Command("pg_isready", {
+        args: ["-q", "-h", this.#options.socketDir, "-p", String(this.#options.port), "-t", "2"],
+        stdin: "null",
+        stdout: "null",
+        stderr: "null",
+      }),
+    );
+    return (await child.status).code === 0;
+  }
+
+  /** Waits until the server accepts connections; false when it exited or `signal` aborted. */
+  async waitAccepting(
+    signal: AbortSignal,
+    options: { clock?: Clock; pollMs?: number } = {},
+  ): Promise<boolean> {
+    const clock = options.clock ?? systemClock;
+    while (this.running && !signal.aborted) {
+      if (await this.accepting()) return true;
+      await sleepWith(clock, options.pollMs ?? 200, signal).catch(() => {});
+    }
+    return false;
+  }
+
+  /** Sends `signal` to the postmaster, unless it has exited. */
+  kill(signal: Deno.Signal): void {
+    if (!this.running) return;
+    try {
+      Deno.kill(this.pid, signal);
+    } catch (error) {
+      if (!(error instanceof Deno.errors.NotFound)) throw error;
+    }
+  }
+
+  /**
+   * Fast shutdown within `timeoutMs`, then immediate shutdown, then SIGKILL; resolves
+   * with how it ended once the postmaster has exited.
+   */
+  async stop(
+    timeoutMs: number,
+    options: { clock?: Clock } = {},
+  ): Promise<"fast" | "immediate" | "killed"> {
+    const clock = options.clock ?? systemClock;
+    const steps: [Deno.Signal, number, "fast" | "immediate" | "killed"][] = [
+      ["SIGINT", timeoutMs, "fast"],
+      ["SIGQUIT", 5_000, "immediate"],
+      ["SIGKILL", 5_000, "killed"],
+    ];
+    for (const [signal, waitMs, outcome] of steps) {
+      if (!this.running) break;
+      this.kill(signal);
+      const timeout = new AbortController();
+      await Promise.race([
+        this.exited,
+        sleepWith(clock, waitMs, timeout.signal).catch(() => {}),
+      ]);
+      timeout.abort();
+      if (!this.running) return outcome;
+    }
+    await this.exited;
+    return "fast";
+  }
+}

@@ -1,0 +1,64 @@
+/**
+ * The instance's HTTP endpoint on the pod IP: `GET /status` answers the
+ * {@linkcode InstanceStatus} to a caller presenting the cluster's status
+ * token as a bearer token, and refuses everyone else with 401 (the
+ * comparison takes the same time whatever the token); `GET /readyz` says,
+ * unauthenticated, only whether PostgreSQL accepts connections, for the
+ * kubelet's readiness probe.
+ *
+ * @module
+ */
+import { createHash, timingSafeEqual } from "node:crypto";
+import type { InstanceStatus } from "../api/mod.ts";
+
+function digest(text: string): Buffer {
+  return createHash("sha256").update(text).digest();
+}
+
+/** Whether the request carries `Authorization: Bearer <token>`. */
+export function authorized(request: Request, token: string): boolean {
+  const header = request.headers.get("authorization") ?? "";
+  const match = /^Bearer (.+)$/.exec(header);
+  // Digests have one length, so timingSafeEqual never throws and leaks no length.
+  return match !== null && timingSafeEqual(digest(match[1]), digest(token));
+}
+
+/** What the endpoint serves. */
+export interface StatusSource {
+  status(): Promise<InstanceStatus>;
+  ready(): boolean;
+}
+
+/** The endpoint's request handler. */
+export function statusHandler(source: StatusSource, token: string): Deno.ServeHandler {
+  return async (request) => {
+    const { pathname } = new URL(request.url);
+    if (request.method !== "GET") return new Response("Method not allowed\n", { status: 405 });
+    if (pathname === "/readyz") {
+      return source.ready()
+        ? new Response("ok\n")
+        : new Response("PostgreSQL does not accept connections\n", { status: 503 });
+    }
+    if (pathname !== "/status") return new Response("Not found\n", { status: 404 });
+    if (!authorized(request, token)) {
+      return new Response("Unauthorized\n", {
+        status: 401,
+        headers: { "www-authenticate": "Bearer" },
+      });
+    }
+    return Response.json(await source.status());
+  };
+}
+
+/** Serves the endpoint on `hostname:port` until `signal` aborts. */
+export function serveStatus(
+  source: StatusSource,
+  options: { hostname: string; port: number; token: string; signal: AbortSignal },
+): Deno.HttpServer {
+  return Deno.serve({
+    hostname: options.hostname,
+    port: options.port,
+    signal: options.signal,
+    onListen: () => {},
+  }, statusHandler(source, options.token));
+}

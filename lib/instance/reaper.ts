@@ -20,7 +20,7 @@ export class Reaper {
     prctl: { parameters: ["i32", "u64", "u64", "u64", "u64"]; result: "i32" };
     waitpid: { parameters: ["i32", "buffer", "i32"]; result: "i32" };
   }>;
-  #timer: number | undefined;
+  #timer: ReturnType<typeof setInterval> | undefined;
   #own: () => Set<number>;
   /** How many orphans were reaped. */
   reaped = 0;

@@ -209,6 +209,11 @@ export class ServerProcess {
     return this.#child.pid;
   }
 
+  /** How the process ended, once it has. */
+  get exitStatus(): Deno.CommandStatus | undefined {
+    return this.#exited;
+  }
+
   /** Everything the process printed so far. */
   output(): string {
     return this.#output.join("");

@@ -8,7 +8,8 @@
  */
 import { getLogger } from "@logtape/logtape";
 import { buildCrd } from "../api/mod.ts";
-import { KubeClient, loadKubeConfig, Resources, resourceType } from "../kube/mod.ts";
+import { KubeClient, Resources, resourceType } from "../kube/mod.ts";
+import { loadKubeConfig } from "../kube/config.ts";
 import { setupDatabaseClusterController } from "../databasecluster/controller.ts";
 import {
   CLUSTER_RULES,
@@ -55,7 +56,7 @@ export async function runOperator(options: RunOptions): Promise<number> {
     throw new ConfigError((error as Error).message);
   }
   const metrics = createOperatorMetrics();
-  const client = new KubeClient(loaded.kubeConfig, {
+  const client = new KubeClient(loaded.credentials, {
     observer: restClientObserver(metrics),
     userAgent: `dbop/${VERSION}`,
   });

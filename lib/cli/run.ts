@@ -25,6 +25,7 @@ import {
 } from "../runtime/mod.ts";
 import { VERSION, versionLine } from "../version.ts";
 import type { RunOptions } from "./args.ts";
+import { ConfigError } from "./errors.ts";
 import { checkCrd, checkPermissions, checkServer } from "./preflight.ts";
 import { FIELD_MANAGER } from "../databasecluster/names.ts";
 
@@ -38,9 +39,6 @@ const CustomResourceDefinitions = resourceType(
     namespaced: false,
   },
 );
-
-/** A clear one-line configuration problem (exit code 2). */
-export class ConfigError extends Error {}
 
 /** Runs the operator; resolves with the exit code. */
 export async function runOperator(options: RunOptions): Promise<number> {

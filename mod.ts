@@ -11,19 +11,16 @@
  * @module
  */
 import { dispose } from "@logtape/logtape";
-import { stringify } from "yaml";
-import { buildCrd } from "./lib/api/mod.ts";
-import { helpText, parseCommandLine, UsageError } from "./lib/cli/args.ts";
-import { PreflightError } from "./lib/cli/preflight.ts";
-import { ConfigError, runOperator } from "./lib/cli/run.ts";
-import { LeadershipLostError } from "./lib/runtime/mod.ts";
-import { renderManifests } from "./lib/databasecluster/mod.ts";
+import { helpText, parseCommandLine } from "./lib/cli/args.ts";
+import { exitCodeOf } from "./lib/cli/errors.ts";
 import { versionLine } from "./lib/version.ts";
 
 const encoder = new TextEncoder();
 const out = (text: string) => Deno.stdout.writeSync(encoder.encode(text));
 const err = (text: string) => Deno.stderr.writeSync(encoder.encode(text));
 
+// Each command loads its own modules (literal specifiers, so `deno compile` still bundles them):
+// the operator, zod and the YAML library are not in memory unless the command needs them.
 async function main(args: string[]): Promise<number> {
   const command = parseCommandLine(args);
   switch (command.command) {
@@ -33,18 +30,26 @@ async function main(args: string[]): Promise<number> {
     case "version":
       out(versionLine() + "\n");
       return 0;
-    case "crds":
+    case "crds": {
+      const [{ stringify }, { buildCrd }] = await Promise.all([
+        import("yaml"),
+        import("./lib/api/mod.ts"),
+      ]);
       out(stringify(buildCrd(), { lineWidth: 0 }));
       return 0;
+    }
     case "render": {
+      const { renderManifests } = await import("./lib/databasecluster/mod.ts");
       const text = command.file === "-"
         ? await new Response(Deno.stdin.readable).text()
         : await Deno.readTextFile(command.file);
       out(renderManifests(text));
       return 0;
     }
-    case "run":
+    case "run": {
+      const { runOperator } = await import("./lib/cli/run.ts");
       return await runOperator(command.options);
+    }
   }
 }
 
@@ -58,19 +63,7 @@ if (import.meta.main) {
   try {
     await exit(await main(Deno.args));
   } catch (error) {
-    if (error instanceof PreflightError || error instanceof LeadershipLostError) {
-      err(`dbop: ${error.message}\n`);
-      await exit(1);
-    }
-    if (error instanceof UsageError || error instanceof ConfigError) {
-      err(`dbop: ${error.message}\n`);
-      await exit(2);
-    }
-    if (error instanceof Deno.errors.NotFound) {
-      err(`dbop: ${error.message}\n`);
-      await exit(2);
-    }
     err(`dbop: ${(error as Error).message}\n`);
-    await exit(1);
+    await exit(exitCodeOf(error));
   }
 }

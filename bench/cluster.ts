@@ -9,7 +9,8 @@
  * @module
  */
 import { type ControlPlane, startControlPlane } from "../tests/harness/control_plane.ts";
-import { KubeClient, loadKubeConfig, Resources } from "../lib/kube/mod.ts";
+import { KubeClient, Resources } from "../lib/kube/mod.ts";
+import { loadKubeConfig } from "../lib/kube/config.ts";
 import { FIELD_MANAGER } from "../lib/databasecluster/names.ts";
 
 const ROOT = new URL("../", import.meta.url).pathname;
@@ -111,7 +112,7 @@ const running = new Set<BenchCluster>();
 /** A client of the floor's service account (close it with `client.close()`). */
 export function floorClient(cluster: BenchCluster): Resources {
   return new Resources(
-    new KubeClient(loadKubeConfig({ kubeconfig: cluster.floorKubeconfig }).kubeConfig, {
+    new KubeClient(loadKubeConfig({ kubeconfig: cluster.floorKubeconfig }).credentials, {
       userAgent: "dbop-floor",
     }),
     { fieldManager: FIELD_MANAGER },
@@ -156,7 +157,7 @@ export async function startBenchCluster(options: BenchClusterOptions): Promise<B
   try {
     await prepare(controlPlane);
     const admin = new Resources(
-      new KubeClient(loadKubeConfig({ kubeconfig: controlPlane.kubeconfigPath }).kubeConfig, {
+      new KubeClient(loadKubeConfig({ kubeconfig: controlPlane.kubeconfigPath }).credentials, {
         userAgent: "dbop-bench",
       }),
       { fieldManager: FIELD_MANAGER },

@@ -15,7 +15,8 @@ import assert from "node:assert/strict";
 import { renderInstall } from "../lib/deploy/write_manifests.ts";
 import { buildClusterRole } from "../lib/deploy/rbac_manifests.ts";
 import { CLUSTER_RULES, LEADER_ELECTION_RULES } from "../lib/databasecluster/rbac.ts";
-import { ForbiddenError, KubeClient, loadKubeConfig, Resources } from "../lib/kube/mod.ts";
+import { ForbiddenError, KubeClient, Resources } from "../lib/kube/mod.ts";
+import { loadKubeConfig } from "../lib/kube/config.ts";
 import { ConfigMaps } from "../lib/databasecluster/kinds.ts";
 import {
   type ControlPlane,
@@ -364,7 +365,7 @@ async function finalizersRuleNeeded(
     const asDbop = new Resources(
       new KubeClient(
         loadKubeConfig({ serviceAccountDir: `${dir}/serviceaccount`, env: (n) => env[n] })
-          .kubeConfig,
+          .credentials,
       ),
       { fieldManager: FIELD_MANAGER },
     );

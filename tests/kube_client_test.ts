@@ -13,10 +13,10 @@ import {
   ForbiddenError,
   InvalidError,
   KubeClient,
-  loadKubeConfig,
   NotFoundError,
   Resources,
 } from "../lib/kube/mod.ts";
+import { loadKubeConfig } from "../lib/kube/config.ts";
 import { ConfigMaps, Secrets } from "../lib/databasecluster/kinds.ts";
 import { createNamespace, resourcesFor, testCluster } from "./harness/mod.ts";
 import { FIELD_MANAGER } from "../lib/databasecluster/names.ts";
@@ -108,7 +108,7 @@ Deno.test("API failures become typed errors with their details", async () => {
               KUBERNETES_SERVICE_HOST: "127.0.0.1",
               KUBERNETES_SERVICE_PORT: new URL(facts.server).port,
             })[name],
-        }).kubeConfig,
+        }).credentials,
       ),
       { fieldManager: FIELD_MANAGER },
     );
@@ -200,7 +200,7 @@ Deno.test("credentials: client certificate, service-account token in-cluster, ex
     });
     assert.equal(inCluster.namespace, ns);
     assert.match(inCluster.source, /in-cluster/);
-    const viaToken = new Resources(new KubeClient(inCluster.kubeConfig), {
+    const viaToken = new Resources(new KubeClient(inCluster.credentials), {
       fieldManager: FIELD_MANAGER,
     });
     assert.equal(await whoami(viaToken), `system:serviceaccount:${ns}:robot`);
@@ -243,7 +243,7 @@ Deno.test("credentials: client certificate, service-account token in-cluster, ex
       }),
     );
     const viaExec = new Resources(
-      new KubeClient(loadKubeConfig({ kubeconfig, context: "via-exec" }).kubeConfig),
+      new KubeClient(loadKubeConfig({ kubeconfig, context: "via-exec" }).credentials),
       { fieldManager: FIELD_MANAGER },
     );
     assert.equal(await whoami(viaExec), `system:serviceaccount:${ns}:robot`);

@@ -6,7 +6,8 @@
  * @module
  */
 import assert from "node:assert/strict";
-import { KubeClient, loadKubeConfig, Resources } from "../lib/kube/mod.ts";
+import { KubeClient, Resources } from "../lib/kube/mod.ts";
+import { loadKubeConfig } from "../lib/kube/config.ts";
 import { ConfigMaps } from "../lib/databasecluster/kinds.ts";
 import { type EventObject, EventRecorder } from "../lib/runtime/events.ts";
 import { createNamespace, eventually, testCluster } from "./harness/mod.ts";
@@ -22,8 +23,8 @@ function report(line: string): void {
 /** A recorder on its own client, counting the writes it sends. */
 function newRecorder() {
   const writes: string[] = [];
-  const { kubeConfig } = loadKubeConfig({ kubeconfig: cluster.kubeconfigPath });
-  const client = new KubeClient(kubeConfig, {
+  const { credentials } = loadKubeConfig({ kubeconfig: cluster.kubeconfigPath });
+  const client = new KubeClient(credentials, {
     observer: ({ method, code }) => {
       if (method !== "GET") writes.push(`${method} ${code}`);
     },
@@ -38,8 +39,8 @@ function newRecorder() {
 }
 
 async function configMap(ns: string, name: string) {
-  const { kubeConfig } = loadKubeConfig({ kubeconfig: cluster.kubeconfigPath });
-  const client = new KubeClient(kubeConfig);
+  const { credentials } = loadKubeConfig({ kubeconfig: cluster.kubeconfigPath });
+  const client = new KubeClient(credentials);
   try {
     return await new Resources(client, { fieldManager: FIELD_MANAGER }).create(ConfigMaps, {
       metadata: { name, namespace: ns },

@@ -7,7 +7,8 @@
  */
 import assert from "node:assert/strict";
 import type { V1ConfigMap } from "@kubernetes/client-node";
-import { KubeClient, loadKubeConfig, Resources } from "../lib/kube/mod.ts";
+import { KubeClient, Resources } from "../lib/kube/mod.ts";
+import { loadKubeConfig } from "../lib/kube/config.ts";
 import { ConfigMaps } from "../lib/databasecluster/kinds.ts";
 import { withFinalizer } from "../lib/runtime/finalizer.ts";
 import { createNamespace, eventually, testCluster } from "./harness/mod.ts";
@@ -21,8 +22,8 @@ const AUDIT = "audit.example.com/hold";
 /** A client that remembers each non-GET request's method and status code. */
 function newResources() {
   const writes: string[] = [];
-  const { kubeConfig } = loadKubeConfig({ kubeconfig: cluster.kubeconfigPath });
-  const client = new KubeClient(kubeConfig, {
+  const { credentials } = loadKubeConfig({ kubeconfig: cluster.kubeconfigPath });
+  const client = new KubeClient(credentials, {
     observer: ({ method, code }) => {
       if (method !== "GET") writes.push(`${method} ${code}`);
     },

@@ -9,14 +9,7 @@
  */
 import { parseArgs } from "node:util";
 import { LOG_FORMATS, LOG_LEVELS } from "../runtime/logging.ts";
-
-/** A command-line mistake: printed as one line, exit code 2. */
-export class UsageError extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = "UsageError";
-  }
-}
+import { UsageError } from "./errors.ts";
 
 /** Settings of `dbop run`. */
 export interface RunOptions {

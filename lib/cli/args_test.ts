@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
-import { envName, parseCommandLine, UsageError } from "./args.ts";
+import { envName, parseCommandLine } from "./args.ts";
+import { UsageError } from "./errors.ts";
 
 const noEnv = () => undefined;
 

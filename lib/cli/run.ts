@@ -8,7 +8,8 @@
  */
 import { getLogger } from "@logtape/logtape";
 import { buildCrd } from "../api/mod.ts";
-import { KubeClient, loadKubeConfig, Resources, resourceType } from "../kube/mod.ts";
+import { KubeClient, Resources, resourceType } from "../kube/mod.ts";
+import { loadKubeConfig } from "../kube/config.ts";
 import { setupDatabaseClusterController } from "../databasecluster/controller.ts";
 import {
   CLUSTER_RULES,
@@ -24,6 +25,7 @@ import {
 } from "../runtime/mod.ts";
 import { VERSION, versionLine } from "../version.ts";
 import type { RunOptions } from "./args.ts";
+import { ConfigError } from "./errors.ts";
 import { checkCrd, checkPermissions, checkServer } from "./preflight.ts";
 import { FIELD_MANAGER } from "../databasecluster/names.ts";
 
@@ -37,9 +39,6 @@ const CustomResourceDefinitions = resourceType(
     namespaced: false,
   },
 );
-
-/** A clear one-line configuration problem (exit code 2). */
-export class ConfigError extends Error {}
 
 /** Runs the operator; resolves with the exit code. */
 export async function runOperator(options: RunOptions): Promise<number> {
@@ -55,7 +54,7 @@ export async function runOperator(options: RunOptions): Promise<number> {
     throw new ConfigError((error as Error).message);
   }
   const metrics = createOperatorMetrics();
-  const client = new KubeClient(loaded.kubeConfig, {
+  const client = new KubeClient(loaded.credentials, {
     observer: restClientObserver(metrics),
     userAgent: `dbop/${VERSION}`,
   });

@@ -1,12 +1,14 @@
 /**
  * The transport: authenticated HTTP requests to the API server with Deno's
- * `fetch`, using client-node's KubeConfig for TLS material and credentials
- * (tokens, token files, exec plugins, client certificates). Every call takes
- * an `AbortSignal`; failures become the typed errors of `errors.ts`.
+ * `fetch`. Where the server is and how to authenticate comes from a
+ * {@linkcode Credentials} (the pod's service account from `in_cluster.ts`, or
+ * a kubeconfig through client-node from `kubeconfig.ts`); this file has no
+ * dependencies of its own. Every call takes an `AbortSignal`; failures become
+ * the typed errors of `errors.ts`.
  *
  * @module
  */
-import type { KubeConfig } from "@kubernetes/client-node";
+import type { AuthMaterial, Credentials } from "./credentials.ts";
 import { apiErrorFrom, NetworkError, UnauthorizedError } from "./errors.ts";
 
 /** Observes every request's outcome (for `rest_client_requests_total`). */
@@ -24,59 +26,30 @@ export interface RequestOptions {
   signal?: AbortSignal;
 }
 
-interface Auth {
-  headers: Record<string, string>;
-  httpClient: Deno.HttpClient;
-  expires: number;
-}
-
-/** How long credentials and TLS material are reused before asking client-node again. */
-const AUTH_TTL_MS = 30_000;
-
 /** An authenticated client for one API server. */
 export class KubeClient {
   /** The API server URL, without a trailing slash. */
   readonly server: string;
   /** The host:port, the `host` label of request metrics. */
   readonly host: string;
-  readonly #kubeConfig: KubeConfig;
+  readonly #credentials: Credentials;
   readonly #observer?: RequestObserver;
   readonly #userAgent: string;
-  #auth?: Promise<Auth>;
   #clients = new Map<string, Deno.HttpClient>();
 
   constructor(
-    kubeConfig: KubeConfig,
+    credentials: Credentials,
     options: { observer?: RequestObserver; userAgent?: string } = {},
   ) {
-    const server = kubeConfig.getCurrentCluster()?.server;
-    if (!server) throw new Error("The kubeconfig has no current cluster server");
-    this.server = server.replace(/\/+$/, "");
+    this.server = credentials.server.replace(/\/+$/, "");
     this.host = new URL(this.server).host;
-    this.#kubeConfig = kubeConfig;
+    this.#credentials = credentials;
     this.#observer = options.observer;
     this.#userAgent = options.userAgent ?? "dbop";
   }
 
-  async #authenticate(): Promise<Auth> {
-    const opts: {
-      headers?: Record<string, string>;
-      ca?: Uint8Array;
-      cert?: Uint8Array;
-      key?: Uint8Array;
-      rejectUnauthorized?: boolean;
-    } = { headers: {} };
-    // deno-lint-ignore no-explicit-any
-    await this.#kubeConfig.applyToHTTPSOptions(opts as any);
-    if (opts.rejectUnauthorized === false) {
-      throw new Error(
-        "insecure-skip-tls-verify is not supported: give the cluster's CA (certificate-authority-data) instead",
-      );
-    }
-    const text = (b?: Uint8Array) => (b ? new TextDecoder().decode(b) : undefined);
-    const ca = text(opts.ca);
-    const cert = text(opts.cert);
-    const key = text(opts.key);
+  /** One pooled HTTP client per distinct TLS material, so rotated material gets new connections. */
+  #httpClient({ ca, cert, key }: AuthMaterial): Deno.HttpClient {
     const clientKey = `${ca}\u0000${cert}\u0000${key}`;
     let httpClient = this.#clients.get(clientKey);
     if (!httpClient) {
@@ -86,14 +59,7 @@ export class KubeClient {
       });
       this.#clients.set(clientKey, httpClient);
     }
-    return { headers: opts.headers ?? {}, httpClient, expires: Date.now() + AUTH_TTL_MS };
-  }
-
-  async #currentAuth(): Promise<Auth> {
-    const auth = this.#auth && await this.#auth.catch(() => undefined);
-    if (auth && auth.expires > Date.now()) return auth;
-    this.#auth = this.#authenticate();
-    return await this.#auth;
+    return httpClient;
   }
 
   /** Builds the full URL of an API path with query parameters. */
@@ -115,7 +81,7 @@ export class KubeClient {
       if (res.status === 401) {
         // Credentials may have rotated under us: fetch fresh ones once.
         await res.body?.cancel();
-        this.#auth = undefined;
+        this.#credentials.invalidate();
         res = await this.#send(path, options, method);
       }
     } catch (error) {
@@ -127,12 +93,12 @@ export class KubeClient {
     if (res.ok) return res;
     const body = await res.text().catch(() => "");
     const error = apiErrorFrom(res.status, body, res.headers.get("retry-after"));
-    if (error instanceof UnauthorizedError) this.#auth = undefined;
+    if (error instanceof UnauthorizedError) this.#credentials.invalidate();
     throw error;
   }
 
   async #send(path: string, options: RequestOptions, method: string): Promise<Response> {
-    const auth = await this.#currentAuth();
+    const auth = await this.#credentials.authenticate();
     const headers: Record<string, string> = {
       ...auth.headers,
       "Accept": "application/json",
@@ -148,7 +114,7 @@ export class KubeClient {
       headers,
       body,
       signal: options.signal,
-      client: auth.httpClient,
+      client: this.#httpClient(auth),
     });
   }
 

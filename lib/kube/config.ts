@@ -1,15 +1,18 @@
 /**
- * Where the API server is and how to authenticate to it: a kubeconfig file
- * (contexts, client certificates, tokens, exec credential plugins) out of the
- * cluster, or the pod's service-account token and CA in it. Loading and
- * authentication are client-node's; this file only chooses and checks.
+ * Where the API server is and how to authenticate to it, for the operator: a
+ * kubeconfig file (contexts, client certificates, tokens, exec credential
+ * plugins) out of the cluster, read by client-node, or the pod's service
+ * account in it (`in_cluster.ts`). This file only chooses and checks.
+ *
+ * It loads client-node at run time (~80 MiB of RSS), which is why `mod.ts`
+ * does not export it: import it from here.
  *
  * @module
  */
 import { KubeConfig } from "@kubernetes/client-node";
-
-/** Where the service-account files live in a pod. */
-export const SERVICE_ACCOUNT_DIR = "/var/run/secrets/kubernetes.io/serviceaccount";
+import type { Credentials } from "./credentials.ts";
+import { loadInCluster, SERVICE_ACCOUNT_DIR } from "./in_cluster.ts";
+import { KubeConfigCredentials } from "./kubeconfig.ts";
 
 /** How to find the cluster. */
 export interface LoadConfigOptions {
@@ -25,8 +28,9 @@ export interface LoadConfigOptions {
 
 /** A loaded configuration and where it came from (for messages). */
 export interface LoadedConfig {
-  kubeConfig: KubeConfig;
-  /** `kubeconfig "<path>"` or `in-cluster service account`. */
+  /** What `KubeClient` authenticates with. */
+  credentials: Credentials;
+  /** `kubeconfig "<path>"` or `in-cluster service account (<dir>)`. */
   source: string;
   /** Namespace of the pod in-cluster, or the context's namespace. */
   namespace?: string;
@@ -41,26 +45,6 @@ function exists(path: string): boolean {
   }
 }
 
-function inCluster(dir: string, host: string, port: string): LoadedConfig {
-  const kubeConfig = new KubeConfig();
-  const server = host.includes(":") ? `https://[${host}]:${port}` : `https://${host}:${port}`;
-  kubeConfig.loadFromClusterAndUser(
-    { name: "in-cluster", server, caFile: `${dir}/ca.crt`, skipTLSVerify: false },
-    // client-node re-reads a tokenFile every minute, which follows projected-token rotation.
-    {
-      name: "service-account",
-      authProvider: { name: "tokenFile", config: { tokenFile: `${dir}/token` } },
-    },
-  );
-  let namespace: string | undefined;
-  try {
-    namespace = Deno.readTextFileSync(`${dir}/namespace`).trim();
-  } catch {
-    namespace = undefined;
-  }
-  return { kubeConfig, source: `in-cluster service account (${dir})`, namespace };
-}
-
 /**
  * Loads the configuration: `--kubeconfig`, else in-cluster when
  * `KUBERNETES_SERVICE_HOST` is set and the token exists, else `KUBECONFIG`,
@@ -68,45 +52,47 @@ function inCluster(dir: string, host: string, port: string): LoadedConfig {
  */
 export function loadKubeConfig(options: LoadConfigOptions = {}): LoadedConfig {
   const env = options.env ?? ((name: string) => Deno.env.get(name));
-  const host = env("KUBERNETES_SERVICE_HOST");
-  const port = env("KUBERNETES_SERVICE_PORT") ?? "443";
   const saDir = options.serviceAccountDir ?? SERVICE_ACCOUNT_DIR;
-  let loaded: LoadedConfig;
-  if (!options.kubeconfig && host && exists(`${saDir}/token`)) {
-    loaded = inCluster(saDir, host, port);
-  } else {
-    const path = options.kubeconfig ?? firstKubeconfig(env);
-    if (!path) {
-      throw new Error(
-        "No Kubernetes configuration found: pass --kubeconfig, set KUBECONFIG, " +
-          "create ~/.kube/config, or run in a pod with a service account",
-      );
+  if (!options.kubeconfig && env("KUBERNETES_SERVICE_HOST") && exists(`${saDir}/token`)) {
+    const source = `in-cluster service account (${saDir})`;
+    if (options.context) {
+      throw new Error(`Context "${options.context}" is not in ${source}: have none`);
     }
-    if (!exists(path)) throw new Error(`Kubeconfig "${path}" does not exist`);
-    const kubeConfig = new KubeConfig();
-    try {
-      kubeConfig.loadFromFile(path);
-    } catch (error) {
-      throw new Error(`Cannot load kubeconfig "${path}": ${(error as Error).message}`);
-    }
-    loaded = { kubeConfig, source: `kubeconfig "${path}"` };
+    const credentials = loadInCluster({ serviceAccountDir: saDir, env });
+    return { credentials, source, namespace: credentials.namespace };
+  }
+  const path = options.kubeconfig ?? firstKubeconfig(env);
+  if (!path) {
+    throw new Error(
+      "No Kubernetes configuration found: pass --kubeconfig, set KUBECONFIG, " +
+        "create ~/.kube/config, or run in a pod with a service account",
+    );
+  }
+  if (!exists(path)) throw new Error(`Kubeconfig "${path}" does not exist`);
+  const source = `kubeconfig "${path}"`;
+  const kubeConfig = new KubeConfig();
+  try {
+    kubeConfig.loadFromFile(path);
+  } catch (error) {
+    throw new Error(`Cannot load kubeconfig "${path}": ${(error as Error).message}`);
   }
   if (options.context) {
-    const names = loaded.kubeConfig.getContexts().map((c) => c.name);
+    const names = kubeConfig.getContexts().map((c) => c.name);
     if (!names.includes(options.context)) {
       throw new Error(
-        `Context "${options.context}" is not in ${loaded.source}: have ${
+        `Context "${options.context}" is not in ${source}: have ${
           names.map((n) => `"${n}"`).join(", ") || "none"
         }`,
       );
     }
-    loaded.kubeConfig.setCurrentContext(options.context);
+    kubeConfig.setCurrentContext(options.context);
   }
-  const cluster = loaded.kubeConfig.getCurrentCluster();
-  if (!cluster?.server) throw new Error(`No cluster server in ${loaded.source}`);
-  const contextNamespace = loaded.kubeConfig.getContextObject(loaded.kubeConfig.getCurrentContext())
-    ?.namespace;
-  return { ...loaded, namespace: loaded.namespace ?? contextNamespace };
+  if (!kubeConfig.getCurrentCluster()?.server) throw new Error(`No cluster server in ${source}`);
+  return {
+    credentials: new KubeConfigCredentials(kubeConfig),
+    source,
+    namespace: kubeConfig.getContextObject(kubeConfig.getCurrentContext())?.namespace,
+  };
 }
 
 function firstKubeconfig(env: (name: string) => string | undefined): string | undefined {

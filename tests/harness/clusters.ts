@@ -4,7 +4,8 @@
  *
  * @module
  */
-import { KubeClient, loadKubeConfig, Resources } from "../../lib/kube/mod.ts";
+import { KubeClient, Resources } from "../../lib/kube/mod.ts";
+import { loadKubeConfig } from "../../lib/kube/config.ts";
 import { DatabaseClusters } from "../../lib/databasecluster/cache.ts";
 import { Informer } from "../../lib/runtime/mod.ts";
 import { eventually, type TestCluster } from "./mod.ts";
@@ -120,7 +121,7 @@ export async function recordStatuses(
   name: string,
 ): Promise<StatusRecorder> {
   const resources = new Resources(
-    new KubeClient(loadKubeConfig({ kubeconfig: cluster.kubeconfigPath }).kubeConfig),
+    new KubeClient(loadKubeConfig({ kubeconfig: cluster.kubeconfigPath }).credentials),
     { fieldManager: FIELD_MANAGER },
   );
   const informer = new Informer(resources, DatabaseClusters, {

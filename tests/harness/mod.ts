@@ -5,7 +5,8 @@
  *
  * @module
  */
-import { KubeClient, loadKubeConfig, type RequestObserver, Resources } from "../../lib/kube/mod.ts";
+import { KubeClient, type RequestObserver, Resources } from "../../lib/kube/mod.ts";
+import { loadKubeConfig } from "../../lib/kube/config.ts";
 import { FIELD_MANAGER } from "../../lib/databasecluster/names.ts";
 export { type Component, ControlPlane, startControlPlane } from "./control_plane.ts";
 
@@ -111,6 +112,6 @@ export function resourcesFor(
   kubeconfigPath: string,
   options: { observer?: RequestObserver } = {},
 ): Resources {
-  const { kubeConfig } = loadKubeConfig({ kubeconfig: kubeconfigPath });
-  return new Resources(new KubeClient(kubeConfig, options), { fieldManager: FIELD_MANAGER });
+  const { credentials } = loadKubeConfig({ kubeconfig: kubeconfigPath });
+  return new Resources(new KubeClient(credentials, options), { fieldManager: FIELD_MANAGER });
 }

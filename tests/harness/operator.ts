@@ -5,7 +5,8 @@
  *
  * @module
  */
-import { KubeClient, loadKubeConfig, Resources } from "../../lib/kube/mod.ts";
+import { KubeClient, Resources } from "../../lib/kube/mod.ts";
+import { loadKubeConfig } from "../../lib/kube/config.ts";
 import { ensureCrd } from "./clusters.ts";
 import { createNamespace, type TestCluster } from "./mod.ts";
 import { setupDatabaseClusterController } from "../../lib/databasecluster/controller.ts";
@@ -36,7 +37,7 @@ export function startOperator(
 ): TestOperator {
   const metrics = createOperatorMetrics({ processMetrics: false });
   const resources = new Resources(
-    new KubeClient(loadKubeConfig({ kubeconfig: kubeconfigPath }).kubeConfig, {
+    new KubeClient(loadKubeConfig({ kubeconfig: kubeconfigPath }).credentials, {
       observer: restClientObserver(metrics),
     }),
     { fieldManager: FIELD_MANAGER },

@@ -5,6 +5,7 @@
  * dbop run --kubeconfig ~/.kube/config     # run the operator (the default command)
  * dbop crds                                # print the CRD
  * dbop render -f cluster.yaml              # print the objects dbop would apply
+ * dbop instance run                        # run a PostgreSQL instance (in its pod)
  * dbop version
  * ```
  *
@@ -45,6 +46,10 @@ async function main(args: string[]): Promise<number> {
         : await Deno.readTextFile(command.file);
       out(renderManifests(text));
       return 0;
+    }
+    case "instance": {
+      const { runInstanceCommand } = await import("./lib/instance/mod.ts");
+      return await runInstanceCommand(command.args);
     }
     case "run": {
       const { runOperator } = await import("./lib/cli/run.ts");

@@ -37,6 +37,7 @@ export type Command =
   | { command: "run"; options: RunOptions }
   | { command: "crds" }
   | { command: "render"; file: string }
+  | { command: "instance"; args: string[] }
   | { command: "version" }
   | { command: "help"; topic?: string };
 
@@ -117,6 +118,7 @@ export function helpText(topic?: string): string {
     "  run                 run the operator (default; see dbop run --help)",
     "  crds                print the DatabaseCluster CRD",
     "  render -f FILE      print the objects dbop would apply for a DatabaseCluster manifest",
+    "  instance run        run a PostgreSQL instance (PID 1 of each database pod)",
     "  version             print the version and the Kubernetes API version built against",
     "",
   ].join("\n");
@@ -232,7 +234,7 @@ export function parseCommandLine(
     return { command: "help", topic: rest[0] };
   }
   if (first === "--version" || first === "version") return { command: "version" };
-  const commands = ["run", "crds", "render", "version"];
+  const commands = ["run", "crds", "render", "instance", "version"];
   const command = first === undefined || first.startsWith("-") ? "run" : first;
   const remaining = command === first ? rest : args;
   if (!commands.includes(command)) {
@@ -243,6 +245,7 @@ export function parseCommandLine(
   if (remaining.includes("--help") || remaining.includes("-h")) {
     return { command: "help", topic: command };
   }
+  if (command === "instance") return { command: "instance", args: remaining };
   if (command === "crds") {
     parseStrict(remaining, {});
     return { command: "crds" };

@@ -6,6 +6,7 @@
  *
  * @module
  */
+import { InstanceConfigError } from "../instance/options.ts";
 
 /** A command-line mistake: printed as one line, exit code 2. */
 export class UsageError extends Error {
@@ -29,6 +30,6 @@ export class ConfigError extends Error {
  */
 export function exitCodeOf(error: unknown): number {
   const mistake = error instanceof UsageError || error instanceof ConfigError ||
-    error instanceof Deno.errors.NotFound;
+    error instanceof InstanceConfigError || error instanceof Deno.errors.NotFound;
   return mistake ? 2 : 1;
 }

@@ -66,12 +66,20 @@ export async function initPrimary(options: InstanceOptions, signal: AbortSignal)
     if (!await server.waitAccepting(signal)) {
       throw new Error(`The new database in "${built}" did not start`);
     }
-    await runSql(options, bootstrapSql({
-      superuser: { name: "postgres", password: options.superuserPassword },
-      replication: { name: options.replication.user, password: options.replication.password },
-      app: options.app &&
-        { name: options.app.user, password: options.app.password, database: options.app.database },
-    }), { signal });
+    await runSql(
+      options,
+      bootstrapSql({
+        superuser: { name: "postgres", password: options.superuserPassword },
+        replication: { name: options.replication.user, password: options.replication.password },
+        app: options.app &&
+          {
+            name: options.app.user,
+            password: options.app.password,
+            database: options.app.database,
+          },
+      }),
+      { signal },
+    );
   } finally {
     await server.stop(options.stopTimeoutMs);
   }

@@ -18,7 +18,9 @@ import type { ClusterFacts } from "./role.ts";
 /** The field manager of the instance managers' writes. */
 export const INSTANCE_FIELD_MANAGER = "dbop-instance";
 
-type ClusterObject = KubeObject & { status?: { targetPrimary?: string; systemIdentifier?: string } };
+type ClusterObject = KubeObject & {
+  status?: { targetPrimary?: string; systemIdentifier?: string };
+};
 
 const DatabaseClusters = resourceType<ClusterObject>(
   DATABASE_CLUSTER.group,

@@ -113,7 +113,8 @@ export class InstanceManager {
         local,
       });
       logger.info("Bootstrap decision {action}", {
-        ...decision,
+        action: decision.action,
+        reason: decision.action === "wait" ? decision.reason : undefined,
         targetPrimary: facts.targetPrimary,
         clusterSystemIdentifier: facts.systemIdentifier,
         localSystemIdentifier: local.systemIdentifier,
@@ -163,7 +164,10 @@ export class InstanceManager {
 
   #wait(waiting: { reason: string; message: string }): void {
     if (this.#waiting?.reason !== waiting.reason) {
-      logger.info("Waiting: {reason}: {message}", waiting);
+      logger.info("Waiting: {reason}: {detail}", {
+        reason: waiting.reason,
+        detail: waiting.message,
+      });
     }
     this.#waiting = { reason: waiting.reason, message: waiting.message };
   }

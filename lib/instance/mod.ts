@@ -25,8 +25,6 @@ import { InstanceConfigError, instanceOptionsFromEnv } from "./options.ts";
 import { Reaper } from "./reaper.ts";
 import { serveStatus } from "./server.ts";
 
-export { InstanceConfigError } from "./options.ts";
-
 const USAGE = "Usage: dbop instance run   (settings come from the environment; see lib/instance)";
 
 const logger = getLogger(["dbop", "instance"]);

@@ -93,7 +93,10 @@ export function instanceOptionsFromEnv(env: (name: string) => string | undefined
       }
       : undefined,
     passwordEncryption: encryption,
-    status: { port: number("DBOP_STATUS_PORT", 8000, [1, 65535]), token: required("DBOP_STATUS_TOKEN") },
+    status: {
+      port: number("DBOP_STATUS_PORT", 8000, [1, 65535]),
+      token: required("DBOP_STATUS_TOKEN"),
+    },
     stopTimeoutMs: number("DBOP_STOP_TIMEOUT_SECONDS", 30, [1, 3600]) * 1000,
     serviceAccountDir: env("DBOP_SERVICE_ACCOUNT_DIR") ||
       "/var/run/secrets/kubernetes.io/serviceaccount",

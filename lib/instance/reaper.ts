@@ -5,19 +5,26 @@
  * them. Deno reaps only the children it spawned, so the instance manager
  * marks itself a child subreaper (prctl PR_SET_CHILD_SUBREAPER, which makes
  * it the adopter even when it is not PID 1, as in tests) and collects zombie
- * children that Deno did not spawn, by pid, with waitpid(WNOHANG). Children
- * Deno spawned are left to Deno, which waits on each of them itself.
+ * children that Deno did not spawn, by pid. Children Deno spawned are left to
+ * Deno, which waits on each of them itself.
  *
  * @module
  */
 
 const PR_SET_CHILD_SUBREAPER = 36;
+const P_ALL = 0;
 const WNOHANG = 1;
+const WEXITED = 4;
+const WNOWAIT = 0x01000000;
+/** Offset of `si_pid` in Linux's siginfo_t (after si_signo, si_errno, si_code and padding). */
+const SI_PID_OFFSET = 16;
+const SIGINFO_SIZE = 128;
 
 /** Reaps adopted zombies while running. */
 export class Reaper {
   #libc: Deno.DynamicLibrary<{
     prctl: { parameters: ["i32", "u64", "u64", "u64", "u64"]; result: "i32" };
+    waitid: { parameters: ["i32", "i32", "buffer", "i32"]; result: "i32" };
     waitpid: { parameters: ["i32", "buffer", "i32"]; result: "i32" };
   }>;
   #timer: ReturnType<typeof setInterval> | undefined;
@@ -29,6 +36,7 @@ export class Reaper {
   constructor(own: () => Set<number>) {
     this.#libc = Deno.dlopen("libc.so.6", {
       prctl: { parameters: ["i32", "u64", "u64", "u64", "u64"], result: "i32" },
+      waitid: { parameters: ["i32", "i32", "buffer", "i32"], result: "i32" },
       waitpid: { parameters: ["i32", "buffer", "i32"], result: "i32" },
     });
     this.#own = own;
@@ -42,13 +50,21 @@ export class Reaper {
     this.#timer = setInterval(() => this.reap(), intervalMs);
   }
 
-  /** Collects the zombie children Deno did not spawn; returns how many. */
+  /**
+   * Collects zombie children Deno did not spawn; returns how many. Peeks with
+   * waitid(WNOWAIT), which leaves the zombie in place, and reaps by pid only what is
+   * not Deno's; a zombie of Deno's ends this round (Deno collects it shortly).
+   */
   reap(): number {
     const own = this.#own();
     let count = 0;
-    for (const pid of zombieChildren(Deno.pid)) {
-      if (own.has(pid)) continue;
-      if (this.#libc.symbols.waitpid(pid, new Uint8Array(4), WNOHANG) === pid) count++;
+    for (;;) {
+      const info = new Uint8Array(SIGINFO_SIZE);
+      const found = this.#libc.symbols.waitid(P_ALL, 0, info, WEXITED | WNOHANG | WNOWAIT);
+      const pid = new DataView(info.buffer).getInt32(SI_PID_OFFSET, true);
+      if (found !== 0 || pid === 0 || own.has(pid)) break;
+      if (this.#libc.symbols.waitpid(pid, new Uint8Array(4), WNOHANG) !== pid) break;
+      count++;
     }
     this.reaped += count;
     return count;
@@ -59,27 +75,4 @@ export class Reaper {
     clearInterval(this.#timer);
     this.#libc.close();
   }
-}
-
-/** Pids of the zombie children of `parent`, from /proc. */
-export function zombieChildren(parent: number): number[] {
-  const pids: number[] = [];
-  for (const entry of Deno.readDirSync("/proc")) {
-    if (!/^\d+$/.test(entry.name)) continue;
-    let stat: string;
-    try {
-      stat = Deno.readTextFileSync(`/proc/${entry.name}/stat`);
-    } catch {
-      continue;
-    }
-    const [state, ppid] = parseProcStat(stat);
-    if (state === "Z" && ppid === parent) pids.push(Number(entry.name));
-  }
-  return pids;
-}
-
-/** State and parent pid from a /proc/<pid>/stat line (the command name may hold spaces). */
-export function parseProcStat(stat: string): [string, number] {
-  const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-  return [fields[0], Number(fields[1])];
 }

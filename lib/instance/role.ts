@@ -45,7 +45,11 @@ export function decideBootstrap(
   const { cluster, local } = facts;
   const primary = cluster.targetPrimary;
   if (primary === undefined) {
-    return { action: "wait", reason: "NoTargetPrimary", message: "status.targetPrimary is not set" };
+    return {
+      action: "wait",
+      reason: "NoTargetPrimary",
+      message: "status.targetPrimary is not set",
+    };
   }
   const isPrimary = primary === pod;
   if (!local.exists) {

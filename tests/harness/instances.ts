@@ -16,7 +16,10 @@ import type { DatabaseCluster } from "../../lib/api/mod.ts";
 import { generatedUsername, REPLICATION_USERNAME } from "../../lib/api/mod.ts";
 import { podName } from "../../lib/databasecluster/names.ts";
 import { type Passwords, resolvePasswords } from "../../lib/databasecluster/passwords.ts";
-import { renderPgHba, renderPostgresqlConf } from "../../lib/databasecluster/specs/postgresql_conf.ts";
+import {
+  renderPgHba,
+  renderPostgresqlConf,
+} from "../../lib/databasecluster/specs/postgresql_conf.ts";
 import { serverCertificateDnsNames } from "../../lib/databasecluster/specs/tls_secrets.ts";
 import { issueClusterCa, issueServerCertificate } from "../../lib/databasecluster/tls.ts";
 import type { Sandbox, ServerProcess } from "./postgres.ts";
@@ -110,9 +113,7 @@ export class LocalInstances {
     this.cluster = parts.cluster;
     this.passwords = parts.passwords;
     this.#files = parts.files;
-    this.network = `127.${20 + Math.floor(Math.random() * 200)}.${
-      Math.floor(Math.random() * 250)
-    }`;
+    this.network = `127.${20 + Math.floor(Math.random() * 200)}.${Math.floor(Math.random() * 250)}`;
   }
 
   /** dbop's configuration and TLS material for `cluster`, and the instances' RBAC. */
@@ -125,7 +126,10 @@ export class LocalInstances {
     let tls: { crt: string; key: string; ca: string } | undefined;
     if (cluster.spec.security.tls.enabled) {
       const now = new Date();
-      const ca = await issueClusterCa(`${cluster.metadata.namespace}/${cluster.metadata.name}`, now);
+      const ca = await issueClusterCa(
+        `${cluster.metadata.namespace}/${cluster.metadata.name}`,
+        now,
+      );
       const server = await issueServerCertificate(ca, serverCertificateDnsNames(cluster), { now });
       tls = { crt: server.certificate, key: server.privateKey, ca: server.caCertificate };
     }
@@ -146,7 +150,11 @@ export class LocalInstances {
   async #createRbac(): Promise<void> {
     const sa = `${this.#name}-instance`;
     const objects = [
-      { apiVersion: "v1", kind: "ServiceAccount", metadata: { name: sa, namespace: this.#namespace } },
+      {
+        apiVersion: "v1",
+        kind: "ServiceAccount",
+        metadata: { name: sa, namespace: this.#namespace },
+      },
       instanceRole(this.#name, this.#namespace),
       {
         apiVersion: "rbac.authorization.k8s.io/v1",
@@ -239,7 +247,14 @@ export class LocalInstances {
       ["run", "--quiet", ...INSTANCE_PERMISSIONS, MOD_TS, "instance", "run"],
       { name: pod, port: this.cluster.spec.network.port, env, dataDirs: [`${data}/pgdata`] },
     );
-    const instance = { pod, ip: this.ip(ordinal), root, pgdata: `${data}/pgdata`, socketDir, process };
+    const instance = {
+      pod,
+      ip: this.ip(ordinal),
+      root,
+      pgdata: `${data}/pgdata`,
+      socketDir,
+      process,
+    };
     this.#running.set(ordinal, instance);
     return instance;
   }

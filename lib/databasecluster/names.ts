@@ -106,6 +106,16 @@ export function serverSecretName(cluster: string): string {
   return `${cluster}-server`;
 }
 
+/** ServiceAccount, Role and RoleBinding of the instance managers: `<c>-instance`. */
+export function instanceServiceAccountName(cluster: string): string {
+  return `${cluster}-instance`;
+}
+
+/** Secret with the token of the instances' status endpoints: `<c>-status`. */
+export function statusTokenSecretName(cluster: string): string {
+  return `${cluster}-status`;
+}
+
 /** StatefulSet of the instances: `<c>`. */
 export function statefulSetName(cluster: string): string {
   return cluster;

@@ -43,7 +43,7 @@ export const INSTANCE_PERMISSIONS = [
 export const STATUS_PORT = 8000;
 
 /** The Role an instance manager's ServiceAccount gets: its own cluster, nothing else. */
-export function instanceRole(cluster: string, namespace: string) {
+export function instanceRole(cluster: string, namespace: string): Record<string, unknown> {
   return {
     apiVersion: "rbac.authorization.k8s.io/v1",
     kind: "Role",

@@ -69,6 +69,14 @@ export class LocalCluster {
 
   /** Builds the cluster's ConfigMap and Secrets, with fresh passwords and TLS material. */
   static async create(sandbox: Sandbox, cluster: DatabaseCluster): Promise<LocalCluster> {
+    const { install } = sandbox;
+    if (cluster.spec.security.tls.enabled && !install.ssl) {
+      // Else the server's FATAL "SSL is not supported by this build" is all one would see.
+      throw new Error(
+        `Cannot run "${cluster.metadata.name}" with TLS on "${install.version}" in ` +
+          `"${install.binDir}": it was built without SSL`,
+      );
+    }
     const passwords = resolvePasswords({}, { withApp: true });
     const now = new Date();
     const ca = await issueClusterCa(`${cluster.metadata.namespace}/${cluster.metadata.name}`, now);

@@ -69,6 +69,14 @@ export class LocalCluster {
 
   /** Builds the cluster's ConfigMap and Secrets, with fresh passwords and TLS material. */
   static async create(sandbox: Sandbox, cluster: DatabaseCluster): Promise<LocalCluster> {
+    const { install } = sandbox;
+    if (cluster.spec.security.tls.enabled && !install.ssl) {
+      // Else the server's FATAL "SSL is not supported by this build" is all one would see.
+      throw new Error(
+        `Cannot run "${cluster.metadata.name}" with TLS on "${install.version}" in ` +
+          `"${install.binDir}": it was built without SSL`,
+      );
+    }
     const passwords = resolvePasswords({}, { withApp: true });
     const now = new Date();
     const ca = await issueClusterCa(`${cluster.metadata.namespace}/${cluster.metadata.name}`, now);
@@ -87,8 +95,9 @@ export class LocalCluster {
   #configMapFor(pod: LocalPod): V1ConfigMap {
     const paths = {
       config: pod.hostPath(PATHS.config),
-      tls: pod.hostPath(PATHS.tls),
       socket: pod.hostPath(PATHS.socket),
+      // Without TLS the pod mounts no certificate, and postgresql.conf names none.
+      ...this.cluster.spec.security.tls.enabled ? { tls: pod.hostPath(PATHS.tls) } : {},
     };
     const conf = renderPostgresqlConf(this.cluster, { paths });
     const { configMap } = this.#objects;
@@ -176,7 +185,7 @@ export class LocalCluster {
 
   /**
    * A TCP connection to 127.0.0.1 as `user` with its password, verifying the cluster's CA
-   * (or with `sslmode` as given).
+   * (or with `sslmode` as given); without TLS in the cluster, in plain text.
    */
   tcp(
     pod: LocalPod,
@@ -184,14 +193,15 @@ export class LocalCluster {
     options: { user: "app" | "superuser"; sslmode?: string },
   ): Connection {
     const app = options.user === "app";
+    const tls = this.cluster.spec.security.tls.enabled;
     return {
       host: "127.0.0.1",
       port,
       user: app ? generatedUsername(this.cluster.spec)! : SUPERUSER,
       dbname: app ? this.cluster.spec.security.authentication.database : "postgres",
       password: app ? this.passwords.app : this.passwords.superuser,
-      sslmode: options.sslmode ?? "verify-ca",
-      sslrootcert: pod.hostPath(`${PATHS.tls}/ca.crt`),
+      sslmode: options.sslmode ?? (tls ? "verify-ca" : "disable"),
+      ...tls ? { sslrootcert: pod.hostPath(`${PATHS.tls}/ca.crt`) } : {},
     };
   }
 

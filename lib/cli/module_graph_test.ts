@@ -74,6 +74,7 @@ Deno.test("mod.ts loads only the command line before it dispatches; each command
   assert.deepEqual([...eager.keys()].sort(), [
     "lib/cli/args.ts",
     "lib/cli/errors.ts",
+    "lib/instance/options.ts",
     "lib/runtime/logging.ts",
     "lib/version.ts",
     "mod.ts",

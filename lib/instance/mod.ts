@@ -53,7 +53,9 @@ export async function runInstanceCommand(args: string[]): Promise<number> {
   Deno.addSignalListener("SIGTERM", onStop);
   Deno.addSignalListener("SIGINT", onStop);
   Deno.addSignalListener("SIGHUP", onReload);
-  const reaper = new Reaper(() => spawnedChildren);
+  const reaper = new Reaper(() => spawnedChildren, {
+    onReaped: (count) => logger.info("Reaped {count} orphaned processes", { count }),
+  });
   reaper.start();
   const server = serveStatus(manager, {
     hostname: options.podIp,

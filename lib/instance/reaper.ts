@@ -29,11 +29,11 @@ export class Reaper {
   }>;
   #timer: ReturnType<typeof setInterval> | undefined;
   #own: () => Set<number>;
-  /** How many orphans were reaped. */
-  reaped = 0;
+  #onReaped: (count: number) => void;
 
   /** `own` gives the pids Deno spawned (still running or not yet waited on). */
-  constructor(own: () => Set<number>) {
+  constructor(own: () => Set<number>, options: { onReaped?: (count: number) => void } = {}) {
+    this.#onReaped = options.onReaped ?? (() => {});
     this.#libc = Deno.dlopen("libc.so.6", {
       prctl: { parameters: ["i32", "u64", "u64", "u64", "u64"], result: "i32" },
       waitid: { parameters: ["i32", "i32", "buffer", "i32"], result: "i32" },
@@ -66,7 +66,7 @@ export class Reaper {
       if (this.#libc.symbols.waitpid(pid, new Uint8Array(4), WNOHANG) !== pid) break;
       count++;
     }
-    this.reaped += count;
+    if (count > 0) this.#onReaped(count);
     return count;
   }
 

@@ -91,7 +91,7 @@ export function replicationSecretName(cluster: string): string {
   return `${cluster}-replication`;
 }
 
-/** ConfigMap with postgresql.conf, pg_hba.conf and the bootstrap and backup scripts: `<c>-config`. */
+/** ConfigMap with postgresql.conf, pg_hba.conf and the backup script: `<c>-config`. */
 export function configMapName(cluster: string): string {
   return `${cluster}-config`;
 }

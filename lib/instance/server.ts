@@ -2,9 +2,9 @@
  * The instance's HTTP endpoint on the pod IP: `GET /status` answers the
  * {@linkcode InstanceStatus} to a caller presenting the cluster's status
  * token as a bearer token, and refuses everyone else with 401 (the
- * comparison takes the same time whatever the token); `GET /readyz` says,
- * unauthenticated, only whether PostgreSQL accepts connections, for the
- * kubelet's readiness probe.
+ * comparison takes the same time whatever the token); unauthenticated,
+ * `GET /readyz` says only whether PostgreSQL accepts connections (the
+ * readiness probe) and `GET /healthz` that the manager answers (liveness).
  *
  * @module
  */
@@ -34,6 +34,7 @@ export function statusHandler(source: StatusSource, token: string): Deno.ServeHa
   return async (request) => {
     const { pathname } = new URL(request.url);
     if (request.method !== "GET") return new Response("Method not allowed\n", { status: 405 });
+    if (pathname === "/healthz") return new Response("ok\n");
     if (pathname === "/readyz") {
       return source.ready()
         ? new Response("ok\n")

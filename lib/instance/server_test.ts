@@ -39,5 +39,6 @@ Deno.test("statusHandler() answers /status only to the cluster's bearer token", 
 Deno.test("statusHandler() serves readiness without a token and nothing else", async () => {
   assert.equal((await get("/readyz")).code, 200);
   assert.equal((await get("/readyz", {}, false)).code, 503);
+  assert.equal((await get("/healthz", {}, false)).code, 200);
   assert.equal((await get("/other", { authorization: "Bearer s3cret" })).code, 404);
 });

@@ -11,6 +11,7 @@
 import { createHash } from "node:crypto";
 import type { V1ObjectMeta, V1ResourceRequirements } from "@kubernetes/client-node";
 import type { DatabaseCluster } from "../../api/mod.ts";
+import { VERSION } from "../../version.ts";
 import { commonLabels, type Component } from "../names.ts";
 
 /** Paths inside the containers; the scripts and configuration files refer to them. */
@@ -25,8 +26,6 @@ export const PATHS = {
   tls: "/etc/dbop/tls",
   /** Unix socket directory; also where start.sh writes the replication passfile. */
   socket: "/var/run/postgresql",
-  /** The image entrypoint runs the scripts found here when it creates a new primary. */
-  initdb: "/docker-entrypoint-initdb.d",
   /** Mount of the backup volume in the backup Job. */
   backups: "/backups",
 } as const;
@@ -35,14 +34,14 @@ export const PATHS = {
 export const CONFIG_KEYS = {
   postgresqlConf: "postgresql.conf",
   pgHba: "pg_hba.conf",
-  start: "start.sh",
-  cloneReplica: "clone-replica.sh",
-  initPrimary: "init-primary.sh",
   backup: "backup.sh",
 } as const;
 
 /** The official image's `postgres` user and group, which the containers run as. */
 export const POSTGRES_UID = 999;
+
+/** dbop's own image, whose binary the instances run: this version's release. */
+export const DEFAULT_INSTANCE_IMAGE = `ghcr.io/dbop/dbop:${VERSION}`;
 
 /** The Prometheus community's PostgreSQL exporter, pinned. */
 export const EXPORTER_IMAGE = "quay.io/prometheuscommunity/postgres-exporter:v0.17.1";

@@ -1,6 +1,6 @@
 /**
  * Builder of the ConfigMap `<c>-config`: postgresql.conf, pg_hba.conf and the
- * scripts, mounted by every instance and by the backup Job; and the hash of it
+ * backup script, mounted by every instance and by the backup Job; and the hash of it
  * that the StatefulSet's pod template carries, so that a change of any of these
  * files rolls the pods (a restart picks up every setting, reloadable or not).
  *
@@ -11,21 +11,13 @@ import type { DatabaseCluster } from "../../api/mod.ts";
 import { configMapName } from "../names.ts";
 import { childMetadata, clusterName, CONFIG_KEYS, contentHash } from "./common.ts";
 import { renderPgHba, renderPostgresqlConf } from "./postgresql_conf.ts";
-import {
-  renderBackupScript,
-  renderCloneReplicaScript,
-  renderInitPrimaryScript,
-  renderStartScript,
-} from "./scripts.ts";
+import { renderBackupScript } from "./scripts.ts";
 
 /** The ConfigMap's data: configuration files and scripts, by file name. */
 export function configData(cluster: DatabaseCluster): Record<string, string> {
   return {
     [CONFIG_KEYS.postgresqlConf]: renderPostgresqlConf(cluster),
     [CONFIG_KEYS.pgHba]: renderPgHba(cluster),
-    [CONFIG_KEYS.start]: renderStartScript(),
-    [CONFIG_KEYS.cloneReplica]: renderCloneReplicaScript(),
-    [CONFIG_KEYS.initPrimary]: renderInitPrimaryScript(),
     [CONFIG_KEYS.backup]: renderBackupScript(),
   };
 }

@@ -2,9 +2,9 @@ import assert from "node:assert/strict";
 import { testCluster } from "../testdata/clusters.ts";
 import { buildConfigMap, configHash } from "./config_map.ts";
 import { renderPgHba, renderPostgresqlConf } from "./postgresql_conf.ts";
-import { renderStartScript } from "./scripts.ts";
+import { renderBackupScript } from "./scripts.ts";
 
-Deno.test("buildConfigMap() holds the configuration files and every script", () => {
+Deno.test("buildConfigMap() holds the configuration files and the backup script", () => {
   const cluster = testCluster();
   const configMap = buildConfigMap(cluster);
   assert.equal(configMap.kind, "ConfigMap");
@@ -12,15 +12,12 @@ Deno.test("buildConfigMap() holds the configuration files and every script", () 
   assert.equal(configMap.metadata?.labels?.["app.kubernetes.io/component"], "config");
   assert.deepEqual(Object.keys(configMap.data ?? {}).sort(), [
     "backup.sh",
-    "clone-replica.sh",
-    "init-primary.sh",
     "pg_hba.conf",
     "postgresql.conf",
-    "start.sh",
   ]);
   assert.equal(configMap.data?.["postgresql.conf"], renderPostgresqlConf(cluster));
   assert.equal(configMap.data?.["pg_hba.conf"], renderPgHba(cluster));
-  assert.equal(configMap.data?.["start.sh"], renderStartScript());
+  assert.equal(configMap.data?.["backup.sh"], renderBackupScript());
 });
 
 Deno.test("configHash() changes with the configuration and the certificate, and only then", () => {

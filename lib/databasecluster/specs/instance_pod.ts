@@ -1,10 +1,14 @@
 /**
- * The pod template of the instances: the PostgreSQL container started by
- * `start.sh` through the image's entrypoint, the `clone-replica` init
- * container, the exporter sidecar when monitoring is enabled, their
- * environment (roles and passwords come from the Secrets by reference, never
- * inline), volumes, probes, security context and scheduling spread. Which
- * instance is the primary is the `PRIMARY_POD` variable: `<c>-0`.
+ * The pod template of the instances: the `dbop-install` init container copies
+ * dbop's binary from dbop's own image into a shared volume, and the PostgreSQL
+ * container runs it as PID 1, `dbop instance run`, the instance manager. It
+ * reads everything from its environment (the downward API for the pod's name,
+ * namespace and IP; Secrets by reference for passwords and the status token,
+ * never inline), uses the cluster's `<c>-instance` ServiceAccount to watch its
+ * DatabaseCluster, and serves readiness and status on the status port. The
+ * exporter sidecar when monitoring is enabled; volumes, probes, security
+ * context and scheduling spread. Which instance is the primary is not in the
+ * template: `status.targetPrimary` decides it, so changing it rolls no pod.
  *
  * @module
  */
@@ -24,18 +28,19 @@ import { type DatabaseCluster, REPLICATION_USERNAME } from "../../api/mod.ts";
 import {
   configMapName,
   DATA_VOLUME,
-  initialPrimaryPodName,
   instanceSelector,
+  instanceServiceAccountName,
   METRICS_PORT_NAME,
   POSTGRESQL_PORT_NAME,
   readWriteServiceName,
   replicationSecretName,
+  statusTokenSecretName,
   superuserSecretName,
 } from "../names.ts";
 import {
   clusterName,
-  CONFIG_KEYS,
   containerResources,
+  DEFAULT_INSTANCE_IMAGE,
   EXPORTER_IMAGE,
   PATHS,
   POSTGRES_UID,
@@ -48,14 +53,35 @@ import { issuesCertificates, serverTlsSecretName } from "./tls_secrets.ts";
 /** Container names. */
 export const CONTAINERS = {
   postgres: "postgres",
-  cloneReplica: "clone-replica",
+  install: "dbop-install",
   exporter: "exporter",
 } as const;
 
-/** Volume names in the pod. */
-const VOLUMES = { config: "config", initdb: "initdb", tls: "tls", run: "run", tmp: "tmp" } as const;
+/** Where the init container puts dbop's binary, and where the binary is in dbop's image. */
+export const INSTANCE_BINARY = {
+  shared: "/controller/dbop",
+  image: "/usr/local/bin/dbop",
+} as const;
 
-const READ_EXECUTE = 0o555;
+/** The port of each instance manager's status endpoint (`/status`, `/readyz`, `/healthz`). */
+export const STATUS_PORT = 8000;
+
+/** Name of the status endpoint's container port. */
+export const STATUS_PORT_NAME = "status";
+
+/** Seconds a fast shutdown may take; the grace period leaves room for the escalation after it. */
+const STOP_TIMEOUT_SECONDS = 50;
+const TERMINATION_GRACE_SECONDS = 60;
+
+/** Volume names in the pod. */
+const VOLUMES = {
+  config: "config",
+  tls: "tls",
+  run: "run",
+  tmp: "tmp",
+  controller: "controller",
+} as const;
+
 /** PostgreSQL accepts a key file owned by root only when no more than group-readable. */
 const OWNER_GROUP_READ = 0o440;
 
@@ -67,14 +93,23 @@ function fromSecret(name: string, secret: string, key: string): V1EnvVar {
   return { name, valueFrom: { secretKeyRef: { name: secret, key } } };
 }
 
-/** What start.sh and clone-replica.sh need to know about roles and replication. */
-function replicationEnv(cluster: DatabaseCluster): V1EnvVar[] {
+function fromField(name: string, fieldPath: string): V1EnvVar {
+  return { name, valueFrom: { fieldRef: { fieldPath } } };
+}
+
+/** The instance manager's environment: what `lib/instance/options.ts` reads. */
+function instanceEnv(cluster: DatabaseCluster): V1EnvVar[] {
   const name = clusterName(cluster);
+  const app = appCredentialsSecretName(cluster);
   const env = [
+    value("DBOP_CLUSTER", name),
+    fromField("POD_NAMESPACE", "metadata.namespace"),
+    fromField("POD_NAME", "metadata.name"),
+    fromField("POD_IP", "status.podIP"),
     value("PGDATA", PATHS.pgdata),
     value("PGPORT", String(cluster.spec.network.port)),
-    { name: "POD_NAME", valueFrom: { fieldRef: { fieldPath: "metadata.name" } } },
-    value("PRIMARY_POD", initialPrimaryPodName(name)),
+    value("DBOP_CONFIG_DIR", PATHS.config),
+    value("RUN_DIR", PATHS.socket),
     value("PRIMARY_HOST", readWriteServiceName(name)),
     value("REPLICATION_USER", REPLICATION_USERNAME),
     fromSecret("REPLICATION_PASSWORD", replicationSecretName(name), "password"),
@@ -83,23 +118,17 @@ function replicationEnv(cluster: DatabaseCluster): V1EnvVar[] {
   if (issuesCertificates(cluster)) {
     env.push(value("REPLICATION_SSLROOTCERT", `${PATHS.tls}/ca.crt`));
   }
-  return env;
-}
-
-/** The PostgreSQL container's environment: replication, then what initdb and init-primary.sh read. */
-function postgresEnv(cluster: DatabaseCluster): V1EnvVar[] {
-  const name = clusterName(cluster);
-  const app = appCredentialsSecretName(cluster);
-  return [
-    ...replicationEnv(cluster),
-    value("RUN_DIR", PATHS.socket),
+  env.push(
     fromSecret("POSTGRES_PASSWORD", superuserSecretName(name), "password"),
-    // dbop's pg_hba.conf replaces initdb's; these make the unused one safe all the same.
-    value("POSTGRES_INITDB_ARGS", "--data-checksums --auth-local=peer --auth-host=scram-sha-256"),
     fromSecret("APP_USER", app, "username"),
     fromSecret("APP_PASSWORD", app, "password"),
     value("APP_DATABASE", cluster.spec.security.authentication.database),
-  ];
+    value("PASSWORD_ENCRYPTION", cluster.spec.security.authentication.type),
+    value("DBOP_STATUS_PORT", String(STATUS_PORT)),
+    fromSecret("DBOP_STATUS_TOKEN", statusTokenSecretName(name), "token"),
+    value("DBOP_STOP_TIMEOUT_SECONDS", String(STOP_TIMEOUT_SECONDS)),
+  );
+  return env;
 }
 
 function mounts(cluster: DatabaseCluster): V1VolumeMount[] {
@@ -108,6 +137,7 @@ function mounts(cluster: DatabaseCluster): V1VolumeMount[] {
     { name: VOLUMES.config, mountPath: PATHS.config, readOnly: true },
     { name: VOLUMES.run, mountPath: PATHS.socket },
     { name: VOLUMES.tmp, mountPath: "/tmp" },
+    { name: VOLUMES.controller, mountPath: dirname(INSTANCE_BINARY.shared), readOnly: true },
   ];
   if (cluster.spec.security.tls.enabled) {
     list.push({ name: VOLUMES.tls, mountPath: PATHS.tls, readOnly: true });
@@ -115,20 +145,16 @@ function mounts(cluster: DatabaseCluster): V1VolumeMount[] {
   return list;
 }
 
+function dirname(path: string): string {
+  return path.slice(0, path.lastIndexOf("/"));
+}
+
 function volumes(cluster: DatabaseCluster): V1Volume[] {
-  const configMap = configMapName(clusterName(cluster));
   const list: V1Volume[] = [
-    { name: VOLUMES.config, configMap: { name: configMap, defaultMode: READ_EXECUTE } },
-    {
-      name: VOLUMES.initdb,
-      configMap: {
-        name: configMap,
-        defaultMode: READ_EXECUTE,
-        items: [{ key: CONFIG_KEYS.initPrimary, path: "10-dbop-init-primary.sh" }],
-      },
-    },
+    { name: VOLUMES.config, configMap: { name: configMapName(clusterName(cluster)) } },
     { name: VOLUMES.run, emptyDir: {} },
     { name: VOLUMES.tmp, emptyDir: {} },
+    { name: VOLUMES.controller, emptyDir: {} },
   ];
   const tlsSecret = serverTlsSecretName(cluster);
   if (tlsSecret) {
@@ -141,33 +167,18 @@ function volumes(cluster: DatabaseCluster): V1Volume[] {
 }
 
 /**
- * Over TCP, not the socket: during bootstrap the image runs a temporary server on the
- * socket only, which must not make the pod Ready (and join `-rw`) before init finishes.
+ * Probes on the instance manager's endpoint. Readiness: PostgreSQL accepts connections.
+ * Liveness: the manager answers; it restarts PostgreSQL itself, so a long initdb, clone
+ * or crash recovery never gets the container killed.
  */
-function pgIsReady(cluster: DatabaseCluster): string[] {
-  return ["pg_isready", "-q", "-h", "127.0.0.1", "-p", String(cluster.spec.network.port)];
-}
-
-/**
- * Probes. Startup allows an hour for initdb, a clone or crash recovery. Readiness is
- * pg_isready. Liveness fails only when the server does not answer at all (exit 2), not
- * while it answers "rejecting connections" during recovery, which a restart would undo.
- */
-function probes(
-  cluster: DatabaseCluster,
-): Pick<V1Container, "startupProbe" | "readinessProbe" | "livenessProbe"> {
-  const ready = pgIsReady(cluster);
-  const probe = (command: string[], failureThreshold: number): V1Probe => ({
-    exec: { command },
-    periodSeconds: 10,
-    timeoutSeconds: 5,
+function probes(): Pick<V1Container, "readinessProbe" | "livenessProbe"> {
+  const probe = (path: string, failureThreshold: number): V1Probe => ({
+    httpGet: { path, port: STATUS_PORT_NAME },
+    periodSeconds: 5,
+    timeoutSeconds: 3,
     failureThreshold,
   });
-  return {
-    startupProbe: probe(ready, 360),
-    readinessProbe: probe(ready, 3),
-    livenessProbe: probe(["/bin/sh", "-c", `${ready.join(" ")}; [ "$?" -ne 2 ]`], 6),
-  };
+  return { readinessProbe: probe("/readyz", 3), livenessProbe: probe("/healthz", 6) };
 }
 
 /** Each container: no privilege escalation, no capabilities, read-only root file system. */
@@ -184,38 +195,14 @@ function postgresContainer(cluster: DatabaseCluster): V1Container {
   const container: V1Container = {
     name: CONTAINERS.postgres,
     image: postgresImage(cluster),
-    command: ["/bin/sh", `${PATHS.config}/${CONFIG_KEYS.start}`],
-    args: [
-      "docker-entrypoint.sh",
-      "postgres",
-      "-c",
-      `config_file=${PATHS.config}/${CONFIG_KEYS.postgresqlConf}`,
+    command: [INSTANCE_BINARY.shared, "instance", "run"],
+    env: instanceEnv(cluster),
+    ports: [
+      { name: POSTGRESQL_PORT_NAME, containerPort: cluster.spec.network.port, protocol: "TCP" },
+      { name: STATUS_PORT_NAME, containerPort: STATUS_PORT, protocol: "TCP" },
     ],
-    env: postgresEnv(cluster),
-    ports: [{
-      name: POSTGRESQL_PORT_NAME,
-      containerPort: cluster.spec.network.port,
-      protocol: "TCP",
-    }],
-    volumeMounts: [...mounts(cluster), {
-      name: VOLUMES.initdb,
-      mountPath: PATHS.initdb,
-      readOnly: true,
-    }],
-    ...probes(cluster),
-    // Kubernetes stops with SIGTERM, a "smart" shutdown that waits for every client;
-    // a fast shutdown ends sessions and checkpoints within the grace period instead.
-    lifecycle: {
-      preStop: {
-        exec: {
-          command: [
-            "/bin/sh",
-            "-c",
-            'exec pg_ctl stop --pgdata="$PGDATA" --mode=fast --wait --timeout=50',
-          ],
-        },
-      },
-    },
+    volumeMounts: mounts(cluster),
+    ...probes(),
     securityContext: containerSecurityContext(),
   };
   const resources = containerResources(cluster);
@@ -223,26 +210,32 @@ function postgresContainer(cluster: DatabaseCluster): V1Container {
   return container;
 }
 
-function cloneContainer(cluster: DatabaseCluster): V1Container {
+/** Copies dbop's binary out of dbop's image, so the PostgreSQL image needs nothing of ours. */
+function installContainer(instanceImage: string): V1Container {
   return {
-    name: CONTAINERS.cloneReplica,
-    image: postgresImage(cluster),
-    command: ["/bin/sh", `${PATHS.config}/${CONFIG_KEYS.cloneReplica}`],
-    env: replicationEnv(cluster),
-    volumeMounts: mounts(cluster),
+    name: CONTAINERS.install,
+    image: instanceImage,
+    command: [INSTANCE_BINARY.image, "instance", "install", INSTANCE_BINARY.shared],
+    volumeMounts: [{ name: VOLUMES.controller, mountPath: dirname(INSTANCE_BINARY.shared) }],
+    resources: { requests: { cpu: "10m", memory: "32Mi" }, limits: { memory: "128Mi" } },
     securityContext: containerSecurityContext(),
   };
 }
 
-/** The exporter reads the local server over loopback (pg_hba.conf allows it without TLS). */
+/**
+ * The exporter reads the local server at the pod IP, where PostgreSQL listens, as the
+ * superuser, with TLS when the server has it.
+ */
 function exporterContainer(cluster: DatabaseCluster): V1Container {
   const { monitoring, network } = cluster.spec;
+  const sslmode = cluster.spec.security.tls.enabled ? "require" : "disable";
   return {
     name: CONTAINERS.exporter,
     image: EXPORTER_IMAGE,
     args: [`--web.listen-address=:${monitoring.port}`, `--web.telemetry-path=${monitoring.path}`],
     env: [
-      value("DATA_SOURCE_URI", `localhost:${network.port}/postgres?sslmode=disable`),
+      fromField("POD_IP", "status.podIP"),
+      value("DATA_SOURCE_URI", `$(POD_IP):${network.port}/postgres?sslmode=${sslmode}`),
       value("DATA_SOURCE_USER", SUPERUSER),
       fromSecret("DATA_SOURCE_PASS", superuserSecretName(clusterName(cluster)), "password"),
     ],
@@ -284,18 +277,20 @@ function scheduling(
   };
 }
 
-/** The pod spec of every instance. */
-export function buildInstancePodSpec(cluster: DatabaseCluster): V1PodSpec {
+/** The pod spec of every instance; `instanceImage` is dbop's image, which holds its binary. */
+export function buildInstancePodSpec(
+  cluster: DatabaseCluster,
+  options: { instanceImage?: string } = {},
+): V1PodSpec {
   const containers = [postgresContainer(cluster)];
   if (cluster.spec.monitoring.enabled) containers.push(exporterContainer(cluster));
   return {
-    // The instances never call the Kubernetes API, and Service links would put
-    // variables such as POSTGRES_PORT into the environment the image's entrypoint reads.
-    automountServiceAccountToken: false,
+    serviceAccountName: instanceServiceAccountName(clusterName(cluster)),
+    // Service links would put variables such as POSTGRES_PORT into every container.
     enableServiceLinks: false,
     securityContext: podSecurityContext(),
-    terminationGracePeriodSeconds: 60,
-    initContainers: [cloneContainer(cluster)],
+    terminationGracePeriodSeconds: TERMINATION_GRACE_SECONDS,
+    initContainers: [installContainer(options.instanceImage ?? DEFAULT_INSTANCE_IMAGE)],
     containers,
     volumes: volumes(cluster),
     ...scheduling(cluster),

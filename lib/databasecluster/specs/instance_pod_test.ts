@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import type { V1Container, V1EnvVar } from "@kubernetes/client-node";
 import { testCluster } from "../testdata/clusters.ts";
+import { instanceOptionsFromEnv } from "../../instance/options.ts";
 import { buildInstancePodSpec } from "./instance_pod.ts";
 
 function container(spec: ReturnType<typeof buildInstancePodSpec>, name: string): V1Container {
@@ -13,42 +14,72 @@ function env(c: V1Container, name: string): V1EnvVar | undefined {
   return c.env?.find((variable) => variable.name === name);
 }
 
-Deno.test("the PostgreSQL container starts through start.sh and the image's entrypoint", () => {
+Deno.test("the PostgreSQL container runs dbop's instance manager as PID 1", () => {
   const postgres = container(buildInstancePodSpec(testCluster({ version: "17.2" })), "postgres");
   assert.equal(postgres.image, "postgres:17.2");
-  assert.deepEqual(postgres.command, ["/bin/sh", "/etc/dbop/config/start.sh"]);
-  assert.deepEqual(postgres.args, [
-    "docker-entrypoint.sh",
-    "postgres",
-    "-c",
-    "config_file=/etc/dbop/config/postgresql.conf",
+  assert.deepEqual(postgres.command, ["/controller/dbop", "instance", "run"]);
+  assert.equal(postgres.args, undefined);
+  assert.deepEqual(postgres.ports, [
+    { name: "postgresql", containerPort: 5432, protocol: "TCP" },
+    { name: "status", containerPort: 8000, protocol: "TCP" },
   ]);
-  assert.deepEqual(postgres.ports, [{ name: "postgresql", containerPort: 5432, protocol: "TCP" }]);
   assert.equal(env(postgres, "PGDATA")?.value, "/var/lib/postgresql/data/pgdata");
+  assert.equal(postgres.lifecycle, undefined);
 });
 
-Deno.test("ordinal 0 is the primary and the others stream from the -rw Service", () => {
-  const spec = buildInstancePodSpec(testCluster({ replicas: 3 }));
-  for (const name of ["postgres", "clone-replica"]) {
-    const c = container(spec, name);
-    assert.deepEqual(env(c, "POD_NAME")?.valueFrom, { fieldRef: { fieldPath: "metadata.name" } });
-    assert.equal(env(c, "PRIMARY_POD")?.value, "pg-0");
-    assert.equal(env(c, "PRIMARY_HOST")?.value, "pg-rw");
-    assert.equal(env(c, "REPLICATION_USER")?.value, "streaming_replica");
-  }
-});
-
-Deno.test("the clone-replica init container clones into the data volume", () => {
-  const spec = buildInstancePodSpec(testCluster());
-  assert.deepEqual(spec.initContainers?.map((c) => c.name), ["clone-replica"]);
-  const clone = container(spec, "clone-replica");
-  assert.deepEqual(clone.command, ["/bin/sh", "/etc/dbop/config/clone-replica.sh"]);
+Deno.test("an init container copies dbop's binary from dbop's image into a shared volume", () => {
+  const spec = buildInstancePodSpec(testCluster(), { instanceImage: "registry.local/dbop:1.2.3" });
+  assert.deepEqual(spec.initContainers?.map((c) => c.name), ["dbop-install"]);
+  const install = container(spec, "dbop-install");
+  assert.equal(install.image, "registry.local/dbop:1.2.3");
+  assert.deepEqual(install.command, [
+    "/usr/local/bin/dbop",
+    "instance",
+    "install",
+    "/controller/dbop",
+  ]);
+  assert.deepEqual(install.volumeMounts, [{ name: "controller", mountPath: "/controller" }]);
+  assert.deepEqual(spec.volumes?.find((v) => v.name === "controller"), {
+    name: "controller",
+    emptyDir: {},
+  });
   assert.ok(
-    clone.volumeMounts?.some((m) =>
-      m.name === "data" && m.mountPath === "/var/lib/postgresql/data"
+    container(spec, "postgres").volumeMounts?.some((m) =>
+      m.name === "controller" && m.mountPath === "/controller" && m.readOnly
     ),
   );
-  assert.equal(env(clone, "POSTGRES_PASSWORD"), undefined);
+  assert.equal(install.env, undefined);
+  assert.match(
+    container(buildInstancePodSpec(testCluster()), "dbop-install").image ?? "",
+    /^ghcr\.io\/dbop\/dbop:\d/,
+  );
+});
+
+Deno.test("no instance's role is in the template: every pod gets the same environment", () => {
+  const postgres = container(buildInstancePodSpec(testCluster({ replicas: 3 })), "postgres");
+  const field = (name: string) => env(postgres, name)?.valueFrom?.fieldRef?.fieldPath;
+  assert.equal(field("POD_NAME"), "metadata.name");
+  assert.equal(field("POD_NAMESPACE"), "metadata.namespace");
+  assert.equal(field("POD_IP"), "status.podIP");
+  assert.equal(env(postgres, "PRIMARY_POD"), undefined);
+  assert.equal(env(postgres, "DBOP_CLUSTER")?.value, "pg");
+  assert.equal(env(postgres, "PRIMARY_HOST")?.value, "pg-rw");
+  assert.equal(env(postgres, "REPLICATION_USER")?.value, "streaming_replica");
+});
+
+Deno.test("the pod's environment is exactly what the instance manager reads", () => {
+  const postgres = container(buildInstancePodSpec(testCluster()), "postgres");
+  const values = new Map((postgres.env ?? []).map((v) => [v.name, v.value ?? `<${v.name}>`]));
+  const read = new Set<string>();
+  const options = instanceOptionsFromEnv((name) => {
+    read.add(name);
+    return values.get(name);
+  });
+  assert.equal(options.podIp, "<POD_IP>");
+  assert.equal(options.status.token, "<DBOP_STATUS_TOKEN>");
+  assert.equal(options.stopTimeoutMs, 50_000);
+  const unread = [...values.keys()].filter((name) => !read.has(name));
+  assert.deepEqual(unread, []);
 });
 
 Deno.test("passwords come from the Secrets by reference, never inline", () => {
@@ -59,10 +90,13 @@ Deno.test("passwords come from the Secrets by reference, never inline", () => {
   assert.deepEqual(ref("REPLICATION_PASSWORD"), { name: "pg-replication", key: "password" });
   assert.deepEqual(ref("APP_USER"), { name: "pg-app", key: "username" });
   assert.deepEqual(ref("APP_PASSWORD"), { name: "pg-app", key: "password" });
+  assert.deepEqual(ref("DBOP_STATUS_TOKEN"), { name: "pg-status", key: "token" });
   assert.equal(env(postgres, "APP_DATABASE")?.value, "app");
   for (const c of [...(spec.initContainers ?? []), ...spec.containers]) {
     for (const variable of c.env ?? []) {
-      if (/PASS/.test(variable.name)) assert.equal(variable.value, undefined, variable.name);
+      if (/PASSWORD$|TOKEN$/.test(variable.name) && variable.name !== "PASSWORD_ENCRYPTION") {
+        assert.equal(variable.value, undefined, variable.name);
+      }
     }
   }
 });
@@ -76,21 +110,11 @@ Deno.test("the application owner comes from existingSecret when set", () => {
   });
 });
 
-Deno.test("probes use pg_isready over TCP on the configured port; liveness only fails without an answer", () => {
-  const postgres = container(
-    buildInstancePodSpec(testCluster({ network: { port: 6000 } })),
-    "postgres",
-  );
-  const ready = ["pg_isready", "-q", "-h", "127.0.0.1", "-p", "6000"];
-  assert.deepEqual(postgres.readinessProbe?.exec?.command, ready);
-  assert.deepEqual(postgres.startupProbe?.exec?.command, ready);
-  assert.ok(
-    (postgres.startupProbe?.failureThreshold ?? 0) * (postgres.startupProbe?.periodSeconds ?? 0) >=
-      3600,
-  );
-  const live = postgres.livenessProbe?.exec?.command ?? [];
-  assert.equal(live[0], "/bin/sh");
-  assert.match(live[2], /^pg_isready -q -h 127\.0\.0\.1 -p 6000; \[ "\$\?" -ne 2 \]$/);
+Deno.test("probes ask the instance manager: readiness is PostgreSQL's, liveness the manager's", () => {
+  const postgres = container(buildInstancePodSpec(testCluster()), "postgres");
+  assert.deepEqual(postgres.readinessProbe?.httpGet, { path: "/readyz", port: "status" });
+  assert.deepEqual(postgres.livenessProbe?.httpGet, { path: "/healthz", port: "status" });
+  assert.equal(postgres.startupProbe, undefined);
 });
 
 Deno.test("the pod runs as the postgres user with fsGroup and no privileges", () => {
@@ -98,7 +122,8 @@ Deno.test("the pod runs as the postgres user with fsGroup and no privileges", ()
   assert.equal(spec.securityContext?.runAsUser, 999);
   assert.equal(spec.securityContext?.fsGroup, 999);
   assert.equal(spec.securityContext?.runAsNonRoot, true);
-  assert.equal(spec.automountServiceAccountToken, false);
+  assert.equal(spec.serviceAccountName, "pg-instance");
+  assert.equal(spec.automountServiceAccountToken, undefined);
   assert.equal(spec.enableServiceLinks, false);
   for (const c of [...(spec.initContainers ?? []), ...spec.containers]) {
     assert.equal(c.securityContext?.allowPrivilegeEscalation, false, c.name);
@@ -136,16 +161,14 @@ Deno.test("instances spread over nodes, preferred or required, and over zones", 
   }]);
 });
 
-Deno.test("the configuration, the init script and the certificate are mounted", () => {
+Deno.test("the configuration and the certificate are mounted", () => {
   const spec = buildInstancePodSpec(testCluster());
   const volume = (name: string) => spec.volumes?.find((v) => v.name === name);
   assert.equal(volume("config")?.configMap?.name, "pg-config");
-  assert.deepEqual(volume("initdb")?.configMap?.items, [
-    { key: "init-primary.sh", path: "10-dbop-init-primary.sh" },
-  ]);
+  assert.equal(volume("initdb"), undefined);
   assert.equal(volume("tls")?.secret?.secretName, "pg-server");
   const mounts = container(spec, "postgres").volumeMounts?.map((m) => m.mountPath);
-  assert.ok(mounts?.includes("/docker-entrypoint-initdb.d"));
+  assert.ok(mounts?.includes("/etc/dbop/config"));
   assert.ok(mounts?.includes("/etc/dbop/tls"));
 });
 

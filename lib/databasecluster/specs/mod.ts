@@ -38,12 +38,7 @@ export {
   renderPgHba,
   renderPostgresqlConf,
 } from "./postgresql_conf.ts";
-export {
-  renderBackupScript,
-  renderCloneReplicaScript,
-  renderInitPrimaryScript,
-  renderStartScript,
-} from "./scripts.ts";
+export { renderBackupScript } from "./scripts.ts";
 export {
   appCredentialsSecretName,
   buildAppSecret,

@@ -31,6 +31,8 @@ export interface StatefulSetOptions {
   claimSize?: string;
   /** The server certificate (PEM) the pods use: a renewal changes the hash and rolls them. */
   certificate?: string;
+  /** dbop's image, from which each pod copies the instance manager. */
+  instanceImage?: string;
 }
 
 /** StatefulSet `<c>`. */
@@ -73,7 +75,7 @@ export function buildStatefulSet(
             [ANNOTATIONS.configHash]: configHash(cluster, { certificate: options.certificate }),
           },
         },
-        spec: buildInstancePodSpec(cluster),
+        spec: buildInstancePodSpec(cluster, { instanceImage: options.instanceImage }),
       },
       volumeClaimTemplates: [{
         metadata: { name: DATA_VOLUME, labels: commonLabels(name, "database") },

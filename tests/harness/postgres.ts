@@ -181,7 +181,8 @@ async function stopOrphanPostmaster(pgdata: string): Promise<void> {
 /** A long-running command (a server), its output kept for error messages. */
 export class ServerProcess {
   readonly name: string;
-  readonly port: number;
+  /** The TCP port it serves PostgreSQL on, if it is a PostgreSQL server. */
+  readonly port?: number;
   #child: Deno.ChildProcess;
   #output: string[] = [];
   #pumps: Promise<void>;
@@ -191,7 +192,7 @@ export class ServerProcess {
 
   constructor(
     child: Deno.ChildProcess,
-    options: { name: string; port: number; dataDirs: string[] },
+    options: { name: string; port?: number; dataDirs: string[] },
   ) {
     this.#child = child;
     this.name = options.name;
@@ -209,6 +210,31 @@ export class ServerProcess {
     return this.#child.pid;
   }
 
+  /** Resolves with the exit status once the process has exited. */
+  get exited(): Promise<Deno.CommandStatus> {
+    return this.#status;
+  }
+
+  /**
+   * Stops it as a container runtime does: SIGTERM to the process, and after `graceMs`
+   * SIGKILL to its whole process group. Resolves with the exit status.
+   */
+  async terminate(graceMs: number): Promise<Deno.CommandStatus> {
+    if (!this.#exited) {
+      try {
+        Deno.kill(this.#child.pid, "SIGTERM");
+      } catch { /* exited meanwhile */ }
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      await Promise.race([
+        this.#status,
+        new Promise((resolve) => timer = setTimeout(resolve, graceMs)),
+      ]);
+      clearTimeout(timer);
+    }
+    await killGroup(this.#child.pid);
+    return await this.#status;
+  }
+
   /** Everything the process printed so far. */
   output(): string {
     return this.#output.join("");
@@ -221,6 +247,7 @@ export class ServerProcess {
 
   /** Waits until the server accepts TCP connections on 127.0.0.1; fails if it exits first. */
   async waitReady(sandbox: Sandbox, options: { timeoutMs?: number } = {}): Promise<void> {
+    if (this.port === undefined) throw new Error(`Server "${this.name}" has no PostgreSQL port`);
     const deadline = Date.now() + (options.timeoutMs ?? 120_000);
     while (true) {
       if (this.#exited) {
@@ -390,7 +417,7 @@ export class Sandbox implements AsyncDisposable {
   spawnServer(
     command: string,
     args: string[],
-    options: { name: string; port: number; env?: Record<string, string>; dataDirs?: string[] },
+    options: { name: string; port?: number; env?: Record<string, string>; dataDirs?: string[] },
   ): ServerProcess {
     const child = this.#command(command, args, options.env ?? {}).spawn();
     const server = new ServerProcess(child, {

@@ -34,6 +34,12 @@ export interface PodObjects {
   serviceAccountToken?: (projection: V1ServiceAccountTokenProjection) => Promise<string>;
 }
 
+/** What an image provides: directories put first on PATH, and its default env (paths mapped). */
+export interface LocalImage {
+  path?: string[];
+  env?: Record<string, string>;
+}
+
 /** What a {@linkcode LocalPod} is made of. */
 export interface LocalPodOptions {
   /** `metadata.name` of the pod. */
@@ -46,8 +52,10 @@ export interface LocalPodOptions {
    * the owner may keep it up to date as Services come and go.
    */
   hosts?: Record<string, string>;
-  /** What the image provides: directories put first on PATH, and its default env (paths mapped). */
-  image?: { path?: string[]; env?: Record<string, string> };
+  /** What the image of every container provides, unless `images` names the container's. */
+  image?: LocalImage;
+  /** What each image provides, by the containers' `image`. */
+  images?: Record<string, LocalImage>;
   /** Variables set in every container before its own (the kubelet's `KUBERNETES_SERVICE_*`). */
   env?: Record<string, string>;
   /** Downward API values by `fieldPath` (`status.podIP`, ...); `metadata.name` is always known. */
@@ -294,13 +302,14 @@ export class LocalPod {
   env(containerName: string): Record<string, string> {
     const container = this.#container(containerName);
     const env: Record<string, string> = { ...this.#options.env };
-    for (const [name, value] of Object.entries(this.#options.image?.env ?? {})) {
+    const image = this.#options.images?.[container.image ?? ""] ?? this.#options.image;
+    for (const [name, value] of Object.entries(image?.env ?? {})) {
       env[name] = this.#mapPaths(container, value);
     }
     for (const variable of container.env ?? []) {
       env[variable.name] = this.#envValue(container, variable, env);
     }
-    const path = this.#options.image?.path ?? [];
+    const path = image?.path ?? [];
     env.PATH = [...path, this.#sandbox.env().PATH].join(":");
     return env;
   }

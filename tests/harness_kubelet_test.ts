@@ -21,7 +21,7 @@ const cluster = testCluster();
 /** Not real images: the host's python3 and sh (in /usr/bin, on every container's PATH). */
 const PYTHON = "local/python";
 const SHELL = "local/shell";
-const IMAGES = { [PYTHON]: {}, [SHELL]: {} };
+const IMAGES = { [PYTHON]: { env: { PYTHONUNBUFFERED: "1" } }, [SHELL]: {} };
 const POD_NET = POD_CIDR.split(".").slice(0, 2).join(".") + ".";
 const external = Deno.env.get("TEST_KUBECONFIG") !== undefined;
 
@@ -307,21 +307,34 @@ Deno.test({
     const clusterIP = service.spec!.clusterIP!;
     assert.ok(clusterIP.startsWith("127."), `ClusterIP "${clusterIP}" is loopback`);
     const served = async () => await get(`http://${clusterIP}/name`).catch(() => undefined);
-    const readyFile = async (pod: string) =>
-      `${(await eventually(`${pod} set up`, async () => {
+    const readyFile = async (pod: string) => {
+      const dir = await eventually(`${pod} set up`, () => {
         try {
-          return env.kubelet.localPod(env.ns, pod).hostPath("/www");
+          return Promise.resolve(env.kubelet.localPod(env.ns, pod).hostPath("/www"));
         } catch {
-          return undefined;
+          return Promise.resolve(undefined);
         }
-      }))}/ready`;
+      });
+      return `${dir}/ready`;
+    };
 
     await Deno.writeTextFile(await readyFile("a"), "");
     await eventually("a served", async () => (await served()) === "a" ? true : undefined);
     await Deno.writeTextFile(await readyFile("b"), "");
+    await eventually(
+      "b Ready",
+      async () => condition(await env.pod("b"), "Ready") === "True" ? true : undefined,
+    );
     await Deno.remove(await readyFile("a"));
-    await eventually("b served", async () => (await served()) === "b" ? true : undefined);
-    for (let i = 0; i < 3; i++) assert.equal(await served(), "b", "only the ready pod serves");
+    await eventually(
+      "a not Ready",
+      async () => condition(await env.pod("a"), "Ready") === "False" ? true : undefined,
+    );
+    // Round robin over the endpoints: three answers in a row from b mean a is out.
+    await eventually("only b served", async () => {
+      const answers = [await served(), await served(), await served()];
+      return answers.every((answer) => answer === "b") ? true : undefined;
+    });
 
     await env.apply({
       apiVersion: "v1",

@@ -140,7 +140,7 @@ function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
 }
 
-/** Processes whose process group is `pgid`, from /proc. */
+/** Live processes whose process group is `pgid`, from /proc (zombies are dead already). */
 async function groupMembers(pgid: number): Promise<number[]> {
   const members: number[] = [];
   for await (const entry of Deno.readDir("/proc")) {
@@ -148,7 +148,7 @@ async function groupMembers(pgid: number): Promise<number[]> {
     const stat = await Deno.readTextFile(`/proc/${entry.name}/stat`).catch(() => "");
     // Fields after the command name (which may hold spaces): state, ppid, pgrp.
     const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-    if (Number(fields[2]) === pgid) members.push(Number(entry.name));
+    if (Number(fields[2]) === pgid && fields[0] !== "Z") members.push(Number(entry.name));
   }
   return members;
 }
@@ -231,8 +231,13 @@ export class ServerProcess {
       ]);
       clearTimeout(timer);
     }
+    try {
+      // The whole group at once: its leader's exit must not leave children running.
+      Deno.kill(-this.#child.pid, "SIGKILL");
+    } catch { /* the group is gone */ }
+    const status = await this.#status;
     await killGroup(this.#child.pid);
-    return await this.#status;
+    return status;
   }
 
   /** Everything the process printed so far. */

@@ -178,9 +178,8 @@ export class Kubelet implements AsyncDisposable {
 
   #podDeleted(pod: V1Pod): void {
     const uid = pod.metadata!.uid!;
-    const worker = this.#workers.get(uid);
-    if (!worker) return;
-    worker.removed().finally(() => this.#workers.delete(uid));
+    // The worker stays in the map, so that its logs can still be read.
+    this.#workers.get(uid)?.removed();
   }
 
   async #forceDelete(pod: V1Pod): Promise<void> {
@@ -199,7 +198,8 @@ export class Kubelet implements AsyncDisposable {
   }
 
   #worker(namespace: string, name: string): PodWorker {
-    const worker = [...this.#workers.values()].find((w) => w.key === `${namespace}/${name}`);
+    // The latest pod of that name: a StatefulSet's pods come back with the same name.
+    const worker = [...this.#workers.values()].findLast((w) => w.key === `${namespace}/${name}`);
     if (!worker) throw new Error(`The kubelet runs no pod "${namespace}/${name}"`);
     return worker;
   }

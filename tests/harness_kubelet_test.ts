@@ -182,6 +182,34 @@ Deno.test({
 });
 
 Deno.test({
+  name: "a container failing its liveness probe is stopped with SIGTERM and restarted",
+  ignore: external,
+  fn: async () => {
+    await using env = await kubeletEnv("liveness");
+    await env.apply({
+      apiVersion: "v1",
+      kind: "Pod",
+      metadata: { name: "web" },
+      spec: {
+        volumes: [{ name: "www", emptyDir: {} }],
+        containers: [httpContainer(freePort(), {
+          livenessProbe: {
+            exec: { command: ["test", "-f", "/www/alive"] },
+            periodSeconds: 1,
+            failureThreshold: 2,
+          },
+        })],
+      },
+    });
+    const restarted = await eventually("container restarted", async () => {
+      const status = (await env.pod("web"))?.status?.containerStatuses?.[0];
+      return status && status.restartCount > 0 ? status : undefined;
+    }, { timeoutMs: 30_000 });
+    assert.equal(restarted.lastState?.terminated?.exitCode, 143, "128 + SIGTERM");
+  },
+});
+
+Deno.test({
   name: "readiness follows the probe: running but failing is not Ready, then Ready, then not",
   ignore: external,
   fn: async () => {

@@ -12,7 +12,7 @@
  * @module
  */
 import { kubeconfigFor, type Pki, writePki } from "./pki.ts";
-import { kwokStages, POD_CIDR, SERVICE_CIDR } from "./kubelet/network.ts";
+import { kwokStages, nodePodCidr, POD_CIDR, SERVICE_CIDR } from "./kubelet/network.ts";
 
 /** The processes that make up the control plane, in start order. */
 export type Component =
@@ -403,6 +403,8 @@ function clusterObjects(nodes: number): string {
       "    kubernetes.io/arch: amd64",
       `    topology.kubernetes.io/zone: ${zones[i % zones.length]}`,
       "    topology.kubernetes.io/region: local",
+      "spec:",
+      `  podCIDR: ${nodePodCidr(i)}`,
       "status:",
       '  allocatable: {cpu: "64", memory: 256Gi, pods: "250"}',
       '  capacity: {cpu: "64", memory: 256Gi, pods: "250"}',

@@ -9,7 +9,9 @@
  * and liveness probes are real, deletion sends SIGTERM and SIGKILL after the
  * grace period and then removes the pod, and a pod with a service account
  * gets the token, CA and namespace files the ServiceAccount admission plugin
- * mounts, plus `KUBERNETES_SERVICE_HOST/PORT` naming the API server. The
+ * mounts, plus `KUBERNETES_SERVICE_HOST/PORT` naming the API server. Volumes
+ * are directories ({@linkcode LocalPod}); a claim's directory is kept by the
+ * claim's UID, so a pod recreated on the same claim finds its data. The
  * kubelet also proxies its namespaces' Services on their ClusterIPs and
  * resolves their names in env values ({@linkcode ServiceProxy}).
  *
@@ -35,7 +37,7 @@ import { Informer } from "../../../lib/runtime/informer.ts";
 import type { LocalImage, LocalPod } from "../local_pod.ts";
 import { resourcesFor } from "../mod.ts";
 import type { Sandbox } from "../postgres.ts";
-import { KUBELET_NAMESPACE_PREFIX, SERVICE_CIDR } from "./network.ts";
+import { KUBELET_NAMESPACE_PREFIX, KUBERNETES_SERVICE_IP, SERVICE_CIDR } from "./network.ts";
 import { type KubeletContext, PodWorker } from "./pod_worker.ts";
 import { endpointsOf, hostTable, ServiceProxy } from "./service_proxy.ts";
 
@@ -60,12 +62,6 @@ const SHUTDOWN_GRACE_SECONDS = 2;
 
 function logToStderr(line: string): void {
   Deno.stderr.writeSync(new TextEncoder().encode(`[kubelet] ${line}\n`));
-}
-
-function inServiceCidr(ip: string | undefined): boolean {
-  const [base] = SERVICE_CIDR.split("/");
-  return ip !== undefined &&
-    ip.split(".").slice(0, 2).join(".") === base.split(".").slice(0, 2).join(".");
 }
 
 /** A running emulated kubelet; dispose it to stop its pods, proxies and watches. */
@@ -257,7 +253,8 @@ export async function startKubelet(options: KubeletOptions): Promise<Kubelet> {
   }
   const resources = resourcesFor(options.kubeconfig);
   const kubernetes = await resources.get(Services, "kubernetes", { namespace: "default" });
-  if (!inServiceCidr(kubernetes.spec?.clusterIP)) {
+  // The first address of the service CIDR: this is the control plane the kubelet is made for.
+  if (kubernetes.spec?.clusterIP !== KUBERNETES_SERVICE_IP) {
     resources.client.close();
     throw new Error(
       `The cluster's service CIDR is not "${SERVICE_CIDR}": the emulated kubelet needs the local ` +

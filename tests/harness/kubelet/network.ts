@@ -12,6 +12,17 @@
  * StatefulSet pods carry no test-only label, and kwok's stage selectors see
  * only the pod itself. Other pods keep kwok's default stages unchanged.
  *
+ * Two address pools keep kwok's pods as they were: kwok's `pod-ready` stage
+ * takes IPs from the pod's node's `spec.podCIDR` ({@linkcode nodePodCidr},
+ * in 10/8), while the kubelet's stage calls kwok's `PodIP`, which takes them
+ * from kwok's `--cidr` ({@linkcode POD_CIDR}). Faked pods must stay off
+ * loopback: the API server rejects loopback addresses in EndpointSlices, so
+ * the EndpointSlice controller would fail (and retry, and record events) for
+ * every Service of every fleet test. Only the kubelet's own Services pay
+ * that, and its proxy computes endpoints from pods instead. kwok recycles an
+ * address only into its node's pool, so loopback addresses are not reused
+ * within a control plane's life (65k of them).
+ *
  * @module
  */
 import { parseAllDocuments, stringify } from "yaml";
@@ -19,7 +30,7 @@ import { parseAllDocuments, stringify } from "yaml";
 /** Pods in namespaces with this prefix are run by the emulated kubelet, not faked by kwok. */
 export const KUBELET_NAMESPACE_PREFIX = "kubelet-";
 
-/** kwok's pool of pod IPs (`--cidr`): loopback, so pods' processes can bind them. */
+/** kwok's `--cidr`, the emulated kubelet's pod IPs: loopback, so pods' processes can bind them. */
 export const POD_CIDR = "127.244.0.0/16";
 
 /** kube-apiserver's `--service-cluster-ip-range`: loopback, so the harness can proxy ClusterIPs. */
@@ -28,12 +39,18 @@ export const SERVICE_CIDR = "127.96.0.0/16";
 /** The `kubernetes` Service's ClusterIP: the first address of {@linkcode SERVICE_CIDR}. */
 export const KUBERNETES_SERVICE_IP = "127.96.0.1";
 
+/** The `spec.podCIDR` of fake node `index`: a /20 (4096 pods) of 10.244.0.0/12, where kwok's pods get IPs. */
+export function nodePodCidr(index: number): string {
+  if (index >= 192) throw new Error(`No pod CIDR for node ${index}: at most 192 nodes`);
+  return `10.${244 + Math.floor(index / 16)}.${(index % 16) * 16}.0/20`;
+}
+
 /** The jq query kwok evaluates on a pod: "true" for the emulated kubelet's pods. */
 const OWNED_BY_KUBELET = `.metadata.namespace | startswith("${KUBELET_NAMESPACE_PREFIX}")`;
 
 /**
  * kwok only allocates the address, as a CNI plugin would while the kubelet creates the pod
- * sandbox: host and pod IPs as kwok's `pod-ready` stage computes them, phase left `Pending`.
+ * sandbox: the host IP as kwok's `pod-ready` stage computes it, phase left `Pending`.
  */
 const POD_NETWORK_STAGE = {
   apiVersion: "kwok.x-k8s.io/v1alpha1",
@@ -58,14 +75,11 @@ const POD_NETWORK_STAGE = {
         "- ip: {{ . | Quote }}",
         "{{ end }}",
         "{{ end }}",
-        "{{ $podIPs := PodIPsWith .spec.nodeName ( or .spec.hostNetwork false ) " +
-        '( or .metadata.uid "" ) ( or .metadata.name "" ) ( or .metadata.namespace "" ) }}',
-        "{{ with $podIPs }}",
-        "podIP: {{ index . 0 | Quote }}",
+        // PodIP, not PodIPsWith: kwok's --cidr pool, not the node's podCIDR.
+        "{{ with PodIP }}",
+        "podIP: {{ . | Quote }}",
         "podIPs:",
-        "{{ range . }}",
         "- ip: {{ . | Quote }}",
-        "{{ end }}",
         "{{ end }}",
         "",
       ].join("\n"),

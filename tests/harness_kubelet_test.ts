@@ -12,7 +12,7 @@
 import assert from "node:assert/strict";
 import type { V1Pod } from "@kubernetes/client-node";
 import { Pods, Services } from "../lib/databasecluster/kinds.ts";
-import { type Kubelet, startKubelet } from "./harness/kubelet/mod.ts";
+import { type Kubelet, KUBELET_NAMESPACE_PREFIX, startKubelet } from "./harness/kubelet/mod.ts";
 import { POD_CIDR } from "./harness/kubelet/network.ts";
 import { createNamespace, eventually, resourcesFor, testCluster } from "./harness/mod.ts";
 import { freePort, Sandbox } from "./harness/postgres.ts";
@@ -34,7 +34,7 @@ interface Env extends AsyncDisposable {
 
 /** A `kubelet-*` namespace with a kubelet and a sandbox, all removed on disposal. */
 async function kubeletEnv(prefix: string): Promise<Env> {
-  const ns = await createNamespace(cluster, `kubelet-${prefix}`);
+  const ns = await createNamespace(cluster, `${KUBELET_NAMESPACE_PREFIX}${prefix}`);
   const sandbox = await Sandbox.create({ prefix: "dbop-kubelet-" });
   const kubelet = await startKubelet({
     kubeconfig: cluster.kubeconfigPath,

@@ -73,11 +73,6 @@ export class ContainerRunner {
     return this.#state.terminated !== undefined && this.#done;
   }
 
-  /** Pid of the running process, if any. */
-  get pid(): number | undefined {
-    return this.#state.running ? this.#process?.pid : undefined;
-  }
-
   /** Everything its processes printed, restarts included. */
   logs(): string {
     return this.#outputs.map((p) => p.output()).join("");

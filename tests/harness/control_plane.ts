@@ -2,6 +2,8 @@
  * A real Kubernetes control plane on 127.0.0.1 for tests: etcd, kube-apiserver,
  * kube-controller-manager, kube-scheduler and kwok (fake nodes whose pods
  * become Running and Ready), built from Go modules by `tests/cluster/build.sh`.
+ * Pod IPs and ClusterIPs are loopback addresses, and pods in `kubelet-*`
+ * namespaces are left to the emulated kubelet (see `kubelet/network.ts`).
  *
  * Every start uses free ports and a fresh data directory. Components can be
  * killed, restarted, paused and resumed one by one, so runtime tests can break
@@ -10,6 +12,7 @@
  * @module
  */
 import { kubeconfigFor, type Pki, writePki } from "./pki.ts";
+import { kwokStages, nodePodCidr, POD_CIDR, SERVICE_CIDR } from "./kubelet/network.ts";
 
 /** The processes that make up the control plane, in start order. */
 export type Component =
@@ -304,7 +307,7 @@ function componentCommands(
       `--service-account-issuer=https://kubernetes.default.svc.cluster.local`,
       `--service-account-key-file=${pki.serviceAccountPub}`,
       `--service-account-signing-key-file=${pki.serviceAccountKey}`,
-      "--service-cluster-ip-range=10.96.0.0/16",
+      `--service-cluster-ip-range=${SERVICE_CIDR}`,
       "--authorization-mode=Node,RBAC",
       "--enable-admission-plugins=NamespaceLifecycle,LimitRanger,ServiceAccount,DefaultStorageClass," +
       "DefaultTolerationSeconds,StorageObjectInUseProtection,PersistentVolumeClaimResize," +
@@ -342,11 +345,11 @@ function componentCommands(
     ["kwok", [
       `${binDir}/kwok`,
       `--kubeconfig=${dir}/kwok.kubeconfig`,
-      `--config=${binDir}/../kwok-stages.yaml`,
+      `--config=${dir}/kwok-stages.yaml`,
       "--manage-all-nodes=false",
       "--manage-nodes-with-annotation-selector=kwok.x-k8s.io/node=fake",
       "--node-lease-duration-seconds=40",
-      "--cidr=10.244.0.0/16",
+      `--cidr=${POD_CIDR}`,
       "--node-ip=10.0.0.1",
       "--server-address=127.0.0.1:0",
     ]],
@@ -400,6 +403,8 @@ function clusterObjects(nodes: number): string {
       "    kubernetes.io/arch: amd64",
       `    topology.kubernetes.io/zone: ${zones[i % zones.length]}`,
       "    topology.kubernetes.io/region: local",
+      "spec:",
+      `  podCIDR: ${nodePodCidr(i)}`,
       "status:",
       '  allocatable: {cpu: "64", memory: 256Gi, pods: "250"}',
       '  capacity: {cpu: "64", memory: 256Gi, pods: "250"}',
@@ -416,6 +421,8 @@ export async function startControlPlane(options: ControlPlaneOptions = {}): Prom
   const dir = await Deno.makeTempDir({ prefix: "dbop-control-plane-" });
   await Deno.mkdir(`${dir}/logs`);
   await Deno.writeTextFile(`${dir}/audit-policy.yaml`, AUDIT_POLICY);
+  const defaultStages = await Deno.readTextFile(`${binDir}/../kwok-stages.yaml`);
+  await Deno.writeTextFile(`${dir}/kwok-stages.yaml`, kwokStages(defaultStages));
   const pki = await writePki(`${dir}/pki`);
   const ports = {
     etcd: freePort(),

@@ -3,11 +3,14 @@
  * kubelet would if the image's files were on the host: each volume (configMap,
  * secret, emptyDir, persistentVolumeClaim) becomes a directory with the files,
  * modes and owner the kubelet gives them (root-owned, group of the pod's user,
- * as `fsGroup` does); each container's `mountPath`s are mapped to those
- * directories in its command, args and environment; env values come from
- * `value`, `secretKeyRef` and `fieldRef: metadata.name`; and Service names
- * resolve to 127.0.0.1 through `hosts`. Images, probes, resources and security
- * contexts (beyond running as the server user) are not emulated.
+ * as `fsGroup` does), projected and downwardAPI volumes included (a
+ * service-account token comes from the caller); each container's `mountPath`s
+ * are mapped to those directories in its command, args and environment; env
+ * values come from `value`, `secretKeyRef`, `configMapKeyRef` and `fieldRef`,
+ * and `$(VAR)` references in command, args and env are expanded as the kubelet
+ * does; and Service names resolve through `hosts`. Images, resources and
+ * security contexts (beyond running as the server user) are not emulated;
+ * probes and restarts are the emulated kubelet's (`kubelet/`).
  *
  * @module
  */
@@ -18,6 +21,7 @@ import type {
   V1KeyToPath,
   V1PodSpec,
   V1Secret,
+  V1ServiceAccountTokenProjection,
   V1Volume,
 } from "@kubernetes/client-node";
 import type { CommandResult, Sandbox, ServerProcess } from "./postgres.ts";
@@ -26,6 +30,14 @@ import type { CommandResult, Sandbox, ServerProcess } from "./postgres.ts";
 export interface PodObjects {
   configMaps: V1ConfigMap[];
   secrets: V1Secret[];
+  /** Issues the token of a projected `serviceAccountToken` source (the TokenRequest API). */
+  serviceAccountToken?: (projection: V1ServiceAccountTokenProjection) => Promise<string>;
+}
+
+/** What an image provides: directories put first on PATH, and its default env (paths mapped). */
+export interface LocalImage {
+  path?: string[];
+  env?: Record<string, string>;
 }
 
 /** What a {@linkcode LocalPod} is made of. */
@@ -35,10 +47,21 @@ export interface LocalPodOptions {
   spec: V1PodSpec;
   /** Host directory of each PersistentVolumeClaim, by claim name. */
   claims?: Record<string, string>;
-  /** Addresses of host names (e.g. Services) that env values name. */
+  /**
+   * Addresses of host names (e.g. Services) that env values name; read at each start, so
+   * the owner may keep it up to date as Services come and go.
+   */
   hosts?: Record<string, string>;
-  /** What the image provides: directories put first on PATH, and its default env (paths mapped). */
-  image?: { path?: string[]; env?: Record<string, string> };
+  /** What the image of every container provides, unless `images` names the container's. */
+  image?: LocalImage;
+  /** What each image provides, by the containers' `image`. */
+  images?: Record<string, LocalImage>;
+  /** Variables set in every container before its own (the kubelet's `KUBERNETES_SERVICE_*`). */
+  env?: Record<string, string>;
+  /** Downward API values by `fieldPath` (`status.podIP`, ...); `metadata.name` is always known. */
+  fieldRefs?: Record<string, string>;
+  /** The pod's directory (volumes live below it); default `<sandbox>/pods/<name>`. */
+  root?: string;
 }
 
 function decode(base64: string): string {
@@ -56,12 +79,13 @@ export class LocalPod {
   #sandbox: Sandbox;
   #options: LocalPodOptions;
   #secrets: V1Secret[] = [];
+  #configMaps: V1ConfigMap[] = [];
 
   constructor(sandbox: Sandbox, options: LocalPodOptions) {
     this.#sandbox = sandbox;
     this.#options = options;
     this.name = options.name;
-    this.root = `${sandbox.root}/pods/${options.name}`;
+    this.root = options.root ?? `${sandbox.root}/pods/${options.name}`;
   }
 
   #container(name: string): V1Container {
@@ -136,6 +160,7 @@ export class LocalPod {
   /** Creates the pod's volumes from `objects`; claims must already exist. */
   async materialize(objects: PodObjects): Promise<void> {
     this.#secrets = objects.secrets;
+    this.#configMaps = objects.configMaps;
     for (const volume of this.#options.spec.volumes ?? []) {
       const dir = this.#volumeDir(volume);
       if (volume.persistentVolumeClaim) {
@@ -156,15 +181,82 @@ export class LocalPod {
           volume.configMap.defaultMode ?? 0o644,
         );
       } else if (volume.secret) {
-        const source = this.#secret(volume.secret.secretName!);
-        const data = Object.fromEntries(
-          Object.entries(source.data ?? {}).map(([k, v]) => [k, decode(v)]),
-        );
+        const data = this.#secretData(volume.secret.secretName!);
         await this.#writeFiles(dir, data, volume.secret.items, volume.secret.defaultMode ?? 0o644);
+      } else if (volume.downwardAPI) {
+        const files = this.#downwardFiles(volume.downwardAPI.items ?? []);
+        await this.#writeFiles(dir, files, undefined, volume.downwardAPI.defaultMode ?? 0o644);
+      } else if (volume.projected) {
+        await this.#writeProjected(dir, volume, objects);
       } else {
         throw new Error(`Pod "${this.name}": volume "${volume.name}" is of an unsupported kind`);
       }
     }
+  }
+
+  /** A projected volume: each source's files into one directory, as the kubelet merges them. */
+  async #writeProjected(dir: string, volume: V1Volume, objects: PodObjects): Promise<void> {
+    const mode = volume.projected!.defaultMode ?? 0o644;
+    for (const source of volume.projected!.sources ?? []) {
+      if (source.configMap) {
+        const configMap = this.#configMap(objects, source.configMap.name!);
+        await this.#writeFiles(dir, configMap.data ?? {}, source.configMap.items, mode);
+      } else if (source.secret) {
+        const data = this.#secretData(source.secret.name!);
+        await this.#writeFiles(dir, data, source.secret.items, mode);
+      } else if (source.downwardAPI) {
+        await this.#writeFiles(
+          dir,
+          this.#downwardFiles(source.downwardAPI.items ?? []),
+          undefined,
+          mode,
+        );
+      } else if (source.serviceAccountToken) {
+        if (!objects.serviceAccountToken) {
+          throw new Error(`Pod "${this.name}": no issuer for the token of "${volume.name}"`);
+        }
+        const token = await objects.serviceAccountToken(source.serviceAccountToken);
+        await this.#writeFiles(dir, { [source.serviceAccountToken.path]: token }, undefined, mode);
+      } else {
+        throw new Error(
+          `Pod "${this.name}": a source of "${volume.name}" is of an unsupported kind`,
+        );
+      }
+    }
+  }
+
+  #downwardFiles(
+    items: { path: string; fieldRef?: { fieldPath: string } }[],
+  ): Record<string, string> {
+    const files: Record<string, string> = {};
+    for (const item of items) {
+      if (!item.fieldRef) {
+        throw new Error(`Pod "${this.name}": unsupported downward API item "${item.path}"`);
+      }
+      files[item.path] = this.#field(item.fieldRef.fieldPath);
+    }
+    return files;
+  }
+
+  #field(fieldPath: string): string {
+    if (fieldPath === "metadata.name") return this.name;
+    const value = this.#options.fieldRefs?.[fieldPath];
+    if (value === undefined) {
+      throw new Error(`Pod "${this.name}": unsupported field "${fieldPath}"`);
+    }
+    return value;
+  }
+
+  #configMap(objects: PodObjects, name: string): V1ConfigMap {
+    const configMap = objects.configMaps.find((c) => c.metadata?.name === name);
+    if (!configMap) throw new Error(`Pod "${this.name}": no ConfigMap "${name}"`);
+    return configMap;
+  }
+
+  #secretData(name: string): Record<string, string> {
+    return Object.fromEntries(
+      Object.entries(this.#secret(name).data ?? {}).map(([k, v]) => [k, decode(v)]),
+    );
   }
 
   #secret(name: string): V1Secret {
@@ -173,9 +265,10 @@ export class LocalPod {
     return secret;
   }
 
-  #envValue(container: V1Container, variable: V1EnvVar): string {
+  #envValue(container: V1Container, variable: V1EnvVar, env: Record<string, string>): string {
     if (variable.value !== undefined) {
-      return this.#options.hosts?.[variable.value] ?? this.#mapPaths(container, variable.value);
+      const value = expandReferences(variable.value, env);
+      return this.#options.hosts?.[value] ?? this.#mapPaths(container, value);
     }
     const secretRef = variable.valueFrom?.secretKeyRef;
     if (secretRef) {
@@ -185,21 +278,38 @@ export class LocalPod {
       }
       return decode(encoded);
     }
-    if (variable.valueFrom?.fieldRef?.fieldPath === "metadata.name") return this.name;
+    const configMapRef = variable.valueFrom?.configMapKeyRef;
+    if (configMapRef) {
+      const value = this.#configMap(
+        { configMaps: this.#configMaps, secrets: [] },
+        configMapRef.name!,
+      )
+        .data?.[configMapRef.key];
+      if (value === undefined) {
+        throw new Error(`ConfigMap "${configMapRef.name}" has no key "${configMapRef.key}"`);
+      }
+      return value;
+    }
+    const fieldPath = variable.valueFrom?.fieldRef?.fieldPath;
+    if (fieldPath !== undefined) return this.#field(fieldPath);
     throw new Error(`Pod "${this.name}": unsupported source of env "${variable.name}"`);
   }
 
-  /** The container's environment: the image's, then its own, paths and hosts mapped. */
+  /**
+   * The container's environment: the image's, the kubelet's, then its own (where `$(VAR)`
+   * names an earlier one), paths and hosts mapped.
+   */
   env(containerName: string): Record<string, string> {
     const container = this.#container(containerName);
-    const env: Record<string, string> = {};
-    for (const [name, value] of Object.entries(this.#options.image?.env ?? {})) {
+    const env: Record<string, string> = { ...this.#options.env };
+    const image = this.#options.images?.[container.image ?? ""] ?? this.#options.image;
+    for (const [name, value] of Object.entries(image?.env ?? {})) {
       env[name] = this.#mapPaths(container, value);
     }
     for (const variable of container.env ?? []) {
-      env[variable.name] = this.#envValue(container, variable);
+      env[variable.name] = this.#envValue(container, variable, env);
     }
-    const path = this.#options.image?.path ?? [];
+    const path = image?.path ?? [];
     env.PATH = [...path, this.#sandbox.env().PATH].join(":");
     return env;
   }
@@ -210,7 +320,25 @@ export class LocalPod {
     if (argv.length === 0) {
       throw new Error(`Container "${containerName}" relies on the image's command`);
     }
-    return [...argv.map((arg) => this.#mapPaths(container, arg)), ...extraArgs];
+    const env = this.env(containerName);
+    return [
+      ...argv.map((arg) => this.#mapPaths(container, expandReferences(arg, env))),
+      ...extraArgs,
+    ];
+  }
+
+  /** Runs a command inside a container (an exec probe): its environment, paths mapped. */
+  async exec(
+    containerName: string,
+    argv: string[],
+    options: { timeoutMs?: number } = {},
+  ): Promise<CommandResult> {
+    const container = this.#container(containerName);
+    const [command, ...args] = argv.map((arg) => this.#mapPaths(container, arg));
+    return await this.#sandbox.run(command, args, {
+      env: this.env(containerName),
+      timeoutMs: options.timeoutMs,
+    });
   }
 
   /** Runs a container (an init container or a Job's) to completion. */
@@ -225,7 +353,7 @@ export class LocalPod {
   /** Starts a long-running container; `extraArgs` are appended to its args. */
   start(
     containerName: string,
-    options: { port: number; extraArgs?: string[]; dataDirs?: string[] },
+    options: { port?: number; extraArgs?: string[]; dataDirs?: string[] } = {},
   ): ServerProcess {
     const [command, ...args] = this.#argv(containerName, options.extraArgs ?? []);
     return this.#sandbox.spawnServer(command, args, {
@@ -235,4 +363,15 @@ export class LocalPod {
       dataDirs: options.dataDirs,
     });
   }
+}
+
+/**
+ * The kubelet's expansion of `$(VAR)` in command, args and env values: a defined variable
+ * is replaced, `$$` escapes a `$`, and anything else is left as written.
+ */
+export function expandReferences(text: string, env: Record<string, string>): string {
+  return text.replace(
+    /\$\$|\$\(([A-Za-z_][A-Za-z0-9_.-]*)\)/g,
+    (match, name?: string) => name === undefined ? "$" : env[name] ?? match,
+  );
 }

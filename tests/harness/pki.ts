@@ -5,6 +5,7 @@
  *
  * @module
  */
+import { KUBERNETES_SERVICE_IP } from "./kubelet/network.ts";
 
 /** Paths of the PEM files written by {@linkcode writePki}. */
 export interface Pki {
@@ -112,7 +113,7 @@ export async function writePki(dir: string): Promise<Pki> {
   ]);
   const sans = [
     "IP:127.0.0.1",
-    "IP:10.96.0.1",
+    `IP:${KUBERNETES_SERVICE_IP}`,
     "DNS:localhost",
     "DNS:kubernetes",
     "DNS:kubernetes.default",

@@ -223,7 +223,7 @@ function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
 }
 
-/** Processes whose process group is `pgid`, from /proc. */
+/** Live processes whose process group is `pgid`, from /proc (zombies are dead already). */
 async function groupMembers(pgid: number): Promise<number[]> {
   const members: number[] = [];
   for await (const entry of Deno.readDir("/proc")) {
@@ -231,7 +231,7 @@ async function groupMembers(pgid: number): Promise<number[]> {
     const stat = await Deno.readTextFile(`/proc/${entry.name}/stat`).catch(() => "");
     // Fields after the command name (which may hold spaces): state, ppid, pgrp.
     const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-    if (Number(fields[2]) === pgid) members.push(Number(entry.name));
+    if (Number(fields[2]) === pgid && fields[0] !== "Z") members.push(Number(entry.name));
   }
   return members;
 }
@@ -264,7 +264,8 @@ async function stopOrphanPostmaster(pgdata: string): Promise<void> {
 /** A long-running command (a server), its output kept for error messages. */
 export class ServerProcess {
   readonly name: string;
-  readonly port: number;
+  /** The TCP port it serves PostgreSQL on, if it is a PostgreSQL server. */
+  readonly port?: number;
   #child: Deno.ChildProcess;
   #output: string[] = [];
   #pumps: Promise<void>;
@@ -274,7 +275,7 @@ export class ServerProcess {
 
   constructor(
     child: Deno.ChildProcess,
-    options: { name: string; port: number; dataDirs: string[] },
+    options: { name: string; port?: number; dataDirs: string[] },
   ) {
     this.#child = child;
     this.name = options.name;
@@ -297,6 +298,36 @@ export class ServerProcess {
     return this.#exited;
   }
 
+  /** Resolves with the exit status once the process has exited. */
+  get exited(): Promise<Deno.CommandStatus> {
+    return this.#status;
+  }
+
+  /**
+   * Stops it as a container runtime does: SIGTERM to the process, and after `graceMs`
+   * SIGKILL to its whole process group. Resolves with the exit status.
+   */
+  async terminate(graceMs: number): Promise<Deno.CommandStatus> {
+    if (!this.#exited) {
+      try {
+        Deno.kill(this.#child.pid, "SIGTERM");
+      } catch { /* exited meanwhile */ }
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      await Promise.race([
+        this.#status,
+        new Promise((resolve) => timer = setTimeout(resolve, graceMs)),
+      ]);
+      clearTimeout(timer);
+    }
+    try {
+      // The whole group at once: its leader's exit must not leave children running.
+      Deno.kill(-this.#child.pid, "SIGKILL");
+    } catch { /* the group is gone */ }
+    const status = await this.#status;
+    await killGroup(this.#child.pid);
+    return status;
+  }
+
   /** Everything the process printed so far. */
   output(): string {
     return this.#output.join("");
@@ -309,6 +340,7 @@ export class ServerProcess {
 
   /** Waits until the server accepts TCP connections on 127.0.0.1; fails if it exits first. */
   async waitReady(sandbox: Sandbox, options: { timeoutMs?: number } = {}): Promise<void> {
+    if (this.port === undefined) throw new Error(`Server "${this.name}" has no PostgreSQL port`);
     const deadline = Date.now() + (options.timeoutMs ?? 120_000);
     while (true) {
       if (this.#exited) {
@@ -482,7 +514,7 @@ export class Sandbox implements AsyncDisposable {
   spawnServer(
     command: string,
     args: string[],
-    options: { name: string; port: number; env?: Record<string, string>; dataDirs?: string[] },
+    options: { name: string; port?: number; env?: Record<string, string>; dataDirs?: string[] },
   ): ServerProcess {
     const child = this.#command(command, args, options.env ?? {}).spawn();
     const server = new ServerProcess(child, {

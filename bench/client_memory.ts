@@ -36,7 +36,7 @@ export const PROBES: readonly Probe[] = [
 ];
 
 /** The environment a kubelet gives a pod, as the probes see it. */
-export const POD_ENV = { KUBERNETES_SERVICE_HOST: "10.96.0.1", KUBERNETES_SERVICE_PORT: "443" };
+const POD_ENV = { KUBERNETES_SERVICE_HOST: "10.96.0.1", KUBERNETES_SERVICE_PORT: "443" };
 
 /** One probe's medians over its runs, in bytes. */
 export interface ProbeResult {
@@ -46,7 +46,7 @@ export interface ProbeResult {
 }
 
 /** The arguments of `deno` for one run of `probe`. */
-export function probeArgs(probe: Probe, serviceAccountDir: string): string[] {
+function probeArgs(probe: Probe, serviceAccountDir: string): string[] {
   return [
     "run",
     "--v8-flags=--expose-gc",
@@ -62,7 +62,7 @@ function mib(bytes: number): string {
 }
 
 /** The command line of one run of `probe`, as a shell would take it. */
-export function probeCommand(probe: Probe, serviceAccountDir: string): string {
+function probeCommand(probe: Probe, serviceAccountDir: string): string {
   const env = Object.entries(POD_ENV).map(([k, v]) => `${k}=${v}`);
   return [...env, "deno", ...probeArgs(probe, serviceAccountDir)].join(" ");
 }

@@ -2,7 +2,8 @@
  * Our client against the real API server: typed errors, paginated lists,
  * idempotent server-side apply, and every way to authenticate (client
  * certificate, in-cluster service-account token, exec credential plugin,
- * context selection).
+ * context selection), including the lean in-cluster credentials of the
+ * instance manager with a TokenRequest token, as the kubelet mounts it.
  *
  * @module
  */
@@ -13,6 +14,7 @@ import {
   ForbiddenError,
   InvalidError,
   KubeClient,
+  loadInCluster,
   NotFoundError,
   Resources,
 } from "../lib/kube/mod.ts";
@@ -257,6 +259,61 @@ Deno.test("credentials: client certificate, service-account token in-cluster, ex
       /Kubeconfig ".*nope" does not exist/,
     );
   } finally {
+    await Deno.remove(dir, { recursive: true });
+    await cluster.kubectl(["delete", "namespace", ns, "--wait=false"]);
+  }
+});
+
+/** A bound token for `name`, as the kubelet requests it for a projected volume. */
+async function requestToken(resources: Resources, ns: string, name: string): Promise<string> {
+  const review = await resources.client.request<{ status: { token: string } }>(
+    `/api/v1/namespaces/${ns}/serviceaccounts/${name}/token`,
+    {
+      method: "POST",
+      body: {
+        apiVersion: "authentication.k8s.io/v1",
+        kind: "TokenRequest",
+        spec: { expirationSeconds: 600 },
+      },
+    },
+  );
+  return review.status.token;
+}
+
+Deno.test("lean in-cluster credentials: a TokenRequest token from the pod's files, re-read after a 401", async () => {
+  const ns = await createNamespace(cluster, "client-lean");
+  const dir = await Deno.makeTempDir({ prefix: "dbop-sa-" });
+  const admin = resourcesFor(cluster.kubeconfigPath);
+  const kubeletEnv = ["KUBERNETES_SERVICE_HOST", "KUBERNETES_SERVICE_PORT"] as const;
+  const saved = kubeletEnv.map((name) => Deno.env.get(name));
+  try {
+    await cluster.kubectlOk(["create", "serviceaccount", "instance", "-n", ns]);
+    const facts = await clusterFacts();
+    await Deno.writeTextFile(`${dir}/ca.crt`, atob(facts.caData));
+    await Deno.writeTextFile(`${dir}/namespace`, ns);
+    // A token the API server rejects, as after an expiry: within the minute, only a re-read
+    // after the 401 can make the first request succeed.
+    await Deno.writeTextFile(`${dir}/token`, "expired-token");
+    Deno.env.set("KUBERNETES_SERVICE_HOST", new URL(facts.server).hostname);
+    Deno.env.set("KUBERNETES_SERVICE_PORT", new URL(facts.server).port);
+    const credentials = loadInCluster({ serviceAccountDir: dir });
+    assert.equal(credentials.server, facts.server);
+    assert.equal(credentials.namespace, ns);
+    // The kubelet's rotation, between load and the first request.
+    await Deno.writeTextFile(`${dir}/token`, await requestToken(admin, ns, "instance"));
+    const lean = new Resources(new KubeClient(credentials), { fieldManager: FIELD_MANAGER });
+    try {
+      assert.equal(await whoami(lean), `system:serviceaccount:${ns}:instance`);
+      const version = await lean.client.request<{ gitVersion: string }>("/version");
+      assert.match(version.gitVersion, /^v1\./);
+    } finally {
+      lean.client.close();
+    }
+  } finally {
+    kubeletEnv.forEach((name, i) =>
+      saved[i] === undefined ? Deno.env.delete(name) : Deno.env.set(name, saved[i]!)
+    );
+    admin.client.close();
     await Deno.remove(dir, { recursive: true });
     await cluster.kubectl(["delete", "namespace", ns, "--wait=false"]);
   }

@@ -114,8 +114,8 @@ class ServiceAccountCredentials implements InClusterCredentials {
 }
 
 /**
- * Loads the pod's credentials: checks the environment and reads the token, the CA and the
- * namespace once (so a pod without them fails at start, naming the missing file).
+ * Loads the pod's credentials: checks the environment and reads the token and the CA now, so a
+ * pod without them fails at start naming the missing file, and the namespace if it is there.
  */
 export function loadInCluster(options: InClusterOptions = {}): InClusterCredentials {
   const env = options.env ?? ((name: string) => Deno.env.get(name));

@@ -30,6 +30,8 @@ export interface RunOptions {
   installCrds: boolean;
   /** Where the in-cluster token, CA and namespace files are. */
   serviceAccountDir?: string;
+  /** dbop's image, which the instances copy the instance manager from; default this release's. */
+  instanceImage?: string;
 }
 
 /** A parsed command line. */
@@ -76,6 +78,11 @@ const RUN_FLAGS = {
   "resync-period": {
     type: "string",
     help: "How often every cluster is reconciled without a change, as 30s, 10m or 1h (default 10m)",
+  },
+  "instance-image": {
+    type: "string",
+    help: "dbop's image, from which every PostgreSQL pod copies the instance manager " +
+      "(default ghcr.io/dbop/dbop:<this version>)",
   },
   "log-level": { type: "string", help: `One of ${LOG_LEVELS.join(", ")} (default info)` },
   "log-format": {
@@ -197,6 +204,7 @@ function parseRun(args: string[], env: (name: string) => string | undefined): Ru
     logFormat: oneOf("log-format", str("log-format") ?? "auto", LOG_FORMATS),
     installCrds: bool("install-crds"),
     serviceAccountDir: str("service-account-dir"),
+    instanceImage: str("instance-image"),
   };
 }
 

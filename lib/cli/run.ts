@@ -101,6 +101,7 @@ export async function runOperator(options: RunOptions): Promise<number> {
       maxConcurrentReconciles: options.maxConcurrentReconciles,
       resyncPeriodMs: options.resyncPeriodMs,
       instance: id,
+      instanceImage: options.instanceImage,
     });
     logger.info("Starting as {identity}, watching {scope}", {
       identity: id,

@@ -47,6 +47,8 @@ export interface SetupOptions {
   resyncPeriodMs?: number;
   /** Identity in events (`reportingInstance`), e.g. the pod name. */
   instance: string;
+  /** dbop's image, from which the instances copy the instance manager. */
+  instanceImage?: string;
   clock?: Clock;
 }
 
@@ -88,6 +90,7 @@ export function setupDatabaseClusterController(
       metrics,
       clock,
       podMonitorCrd,
+      instanceImage: options.instanceImage,
     }),
     {
       metrics: manager.metrics,

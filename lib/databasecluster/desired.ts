@@ -111,7 +111,7 @@ export function ownerReference(cluster: DatabaseCluster): V1OwnerReference {
 export async function desiredChildren(
   cluster: DatabaseCluster,
   children: Children,
-  options: { now: Date; podMonitorCrd: boolean },
+  options: { now: Date; podMonitorCrd: boolean; instanceImage?: string },
 ): Promise<Desired> {
   const passwords = livePasswords(cluster, children);
   const objects: (KubernetesObject | undefined)[] = [
@@ -148,6 +148,7 @@ export async function desiredChildren(
     buildStatefulSet(cluster, {
       claimSize: claimSize ? String(claimSize) : undefined,
       certificate,
+      instanceImage: options.instanceImage,
     }),
     ...optional.map(([, object]) => object),
   );

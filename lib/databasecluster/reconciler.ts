@@ -50,6 +50,8 @@ export interface ReconcilerDeps {
   clock: Clock;
   /** Whether the PodMonitor CRD is installed. */
   podMonitorCrd: () => boolean;
+  /** dbop's image, from which the instances copy the instance manager. */
+  instanceImage?: string;
 }
 
 /** Longest wait before a reconcile that only checks certificate renewal. */
@@ -151,6 +153,7 @@ async function applyCluster(
   const desired = await desiredChildren(cluster, children, {
     now,
     podMonitorCrd: deps.podMonitorCrd(),
+    instanceImage: deps.instanceImage,
   });
   const written = await applyChildren(deps.resources, desired.objects, children, context.signal);
   const removed = await deleteUnwanted(deps.resources, desired.unwanted, children, context.signal);

@@ -1,5 +1,6 @@
 /**
- * `dbop instance run`: the instance manager, PID 1 of every PostgreSQL
+ * `dbop instance install PATH` copies dbop into the pod (`install.ts`), and
+ * `dbop instance run` is the instance manager, PID 1 of every PostgreSQL
  * container. It reads its settings from the environment the pod spec gives
  * (`options.ts`), watches its own DatabaseCluster with the pod's service
  * account, bootstraps and runs PostgreSQL in the role the cluster's status
@@ -20,17 +21,23 @@ import { Resources } from "../kube/resources.ts";
 import { configureLogging, LOG_LEVELS } from "../runtime/logging.ts";
 import { ClusterView, INSTANCE_FIELD_MANAGER } from "./cluster.ts";
 import { spawnedChildren } from "./commands.ts";
+import { installSelf } from "./install.ts";
 import { InstanceManager } from "./manager.ts";
 import { InstanceConfigError, instanceOptionsFromEnv } from "./options.ts";
 import { Reaper } from "./reaper.ts";
 import { serveStatus } from "./server.ts";
 
-const USAGE = "Usage: dbop instance run   (settings come from the environment; see lib/instance)";
+const USAGE = "Usage: dbop instance run | dbop instance install PATH";
 
 const logger = getLogger(["dbop", "instance"]);
 
 /** Runs `dbop instance <args>`; resolves with the exit code. */
 export async function runInstanceCommand(args: string[]): Promise<number> {
+  if (args[0] === "install" && args.length === 2) {
+    const kind = await installSelf(args[1]);
+    Deno.stderr.writeSync(new TextEncoder().encode(`dbop: installed the ${kind} at ${args[1]}\n`));
+    return 0;
+  }
   if (args.length !== 1 || args[0] !== "run") throw new InstanceConfigError(USAGE);
   const env = (name: string) => Deno.env.get(name);
   const level = env("DBOP_LOG_LEVEL") ?? "info";

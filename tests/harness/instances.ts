@@ -15,6 +15,7 @@ import { parse } from "yaml";
 import type { DatabaseCluster } from "../../lib/api/mod.ts";
 import { generatedUsername, REPLICATION_USERNAME } from "../../lib/api/mod.ts";
 import { podName } from "../../lib/databasecluster/names.ts";
+import { BINARY_PERMISSIONS } from "../../lib/instance/install.ts";
 import { type Passwords, resolvePasswords } from "../../lib/databasecluster/passwords.ts";
 import {
   renderPgHba,
@@ -27,17 +28,6 @@ import type { Connection } from "./psql.ts";
 import type { TestCluster } from "./mod.ts";
 
 const MOD_TS = new URL("../../mod.ts", import.meta.url).pathname;
-
-/** The permissions the compiled binary has (deno.json's compile task). */
-export const INSTANCE_PERMISSIONS = [
-  "--allow-env",
-  "--allow-read",
-  "--allow-write",
-  "--allow-net",
-  "--allow-run",
-  "--allow-ffi",
-  "--allow-sys=hostname,osRelease,uid",
-];
 
 /** The status endpoint's port in every pod. */
 export const STATUS_PORT = 8000;
@@ -244,7 +234,7 @@ export class LocalInstances {
     if (tls) env.REPLICATION_SSLROOTCERT = `${tlsDir}/ca.crt`;
     const process = this.#sandbox.spawnServer(
       Deno.execPath(),
-      ["run", "--quiet", ...INSTANCE_PERMISSIONS, MOD_TS, "instance", "run"],
+      ["run", "--quiet", ...BINARY_PERMISSIONS, MOD_TS, "instance", "run"],
       { name: pod, port: this.cluster.spec.network.port, env, dataDirs: [`${data}/pgdata`] },
     );
     const instance = {

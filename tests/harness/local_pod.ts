@@ -38,6 +38,8 @@ export interface PodObjects {
 export interface LocalImage {
   path?: string[];
   env?: Record<string, string>;
+  /** Host files standing in for the image's, by in-image path (mapped like mounts). */
+  files?: Record<string, string>;
 }
 
 /** What a {@linkcode LocalPod} is made of. */
@@ -118,7 +120,8 @@ export class LocalPod {
   }
 
   #mapPaths(container: V1Container, text: string): string {
-    const dirs = new Map<string, string>();
+    const image = this.#options.images?.[container.image ?? ""] ?? this.#options.image;
+    const dirs = new Map<string, string>(Object.entries(image?.files ?? {}));
     for (const mount of container.volumeMounts ?? []) {
       const volume = this.#options.spec.volumes?.find((v) => v.name === mount.name);
       if (!volume) throw new Error(`Pod "${this.name}": no volume "${mount.name}"`);

@@ -1,0 +1,78 @@
+/**
+ * DatabaseClusters end to end on real PostgreSQL: the operator reconciles,
+ * the StatefulSet controller makes the pods, the emulated kubelet runs them as
+ * dbop built them (init container, instance manager as PID 1, probes, Secrets,
+ * ConfigMap, TLS, service account), on loopback pod IPs, with Services
+ * reaching the ready pods they select (`harness/database_pods.ts`).
+ *
+ * @module
+ */
+import assert from "node:assert/strict";
+import { podName } from "../lib/databasecluster/names.ts";
+import { databasePods } from "./harness/database_pods.ts";
+import { eventually, testCluster } from "./harness/mod.ts";
+import { POSTGRES_MAJORS } from "./harness/postgres.ts";
+import { query } from "./harness/psql.ts";
+
+const test = testCluster();
+const external = Deno.env.get("TEST_KUBECONFIG") !== undefined;
+
+function report(line: string): void {
+  Deno.stderr.writeSync(new TextEncoder().encode(`[pods] ${line}\n`));
+}
+
+for (const major of POSTGRES_MAJORS) {
+  Deno.test({
+    name:
+      `a three-instance cluster bootstraps through dbop instance and streams on PostgreSQL ${major}`,
+    ignore: external,
+    sanitizeOps: false,
+    sanitizeResources: false,
+    async fn() {
+      await using env = await databasePods(test, "pods", { major });
+      const tls = env.sandbox.install.ssl;
+      const name = "pg";
+      const started = performance.now();
+      await env.apply({
+        apiVersion: "database.example.com/v1",
+        kind: "DatabaseCluster",
+        metadata: { name },
+        spec: {
+          replicas: 3,
+          version: String(major),
+          storage: { size: "1Gi" },
+          security: { tls: { enabled: tls } },
+        },
+      });
+      const pods = [0, 1, 2].map((ordinal) => podName(name, ordinal));
+      const statuses = await eventually("three instances running, two streaming", async () => {
+        const all = await Promise.all(pods.map((pod) => env.instanceStatus(name, pod)));
+        const ok = all.every((s) => s?.postgres === "running") &&
+          all.slice(1).every((s) => s?.walReceiverStreaming === true);
+        return ok ? all : undefined;
+      }, { timeoutMs: 240_000, intervalMs: 500 });
+      report(
+        `PostgreSQL ${major}: 3 instances bootstrapped through the kubelet in ${
+          ((performance.now() - started) / 1000).toFixed(1)
+        } s`,
+      );
+      assert.deepEqual(statuses.map((s) => s?.role), ["primary", "standby", "standby"]);
+
+      const app = await env.secret(`${name}-app`);
+      const rw = {
+        host: env.serviceAddress(`${name}-rw`),
+        port: 5432,
+        user: app.username,
+        dbname: app.dbname,
+        password: app.password,
+        sslmode: tls ? "require" : "disable",
+      };
+      await query(env.sandbox, rw, "CREATE TABLE t (id int PRIMARY KEY)");
+      await query(env.sandbox, rw, "INSERT INTO t SELECT generate_series(1, 100)");
+      const ro = { ...rw, host: env.serviceAddress(`${name}-ro`) };
+      await eventually("rows on a replica through -ro", async () => {
+        return await query(env.sandbox, ro, "SELECT count(*) FROM t") === "100" ? true : undefined;
+      });
+    },
+  });
+}

@@ -1,0 +1,135 @@
+/**
+ * dbop's DatabaseClusters with real instances: the operator (in this test
+ * process) reconciles a `kubelet-*` namespace, kube-controller-manager's
+ * StatefulSet controller makes the pods, and the emulated kubelet runs them
+ * as dbop built them. Images are not real: `postgres:<major>` is the
+ * harness's PostgreSQL of that major, and dbop's image is this checkout,
+ * whose `/usr/local/bin/dbop` is a launcher of `deno run mod.ts` (the
+ * compiled binary cannot be built here). So `dbop instance install` writes
+ * such a launcher into the pod, and the PostgreSQL container runs
+ * `dbop instance run` from it: the same entry point, with the compiled
+ * binary's permissions.
+ *
+ * @module
+ */
+import type { V1Pod, V1Secret } from "@kubernetes/client-node";
+import type { InstanceStatus } from "../../lib/api/mod.ts";
+import { Pods, Secrets } from "../../lib/databasecluster/kinds.ts";
+import { statusTokenSecretName } from "../../lib/databasecluster/names.ts";
+import { DEFAULT_INSTANCE_IMAGE } from "../../lib/databasecluster/specs/common.ts";
+import { INSTANCE_BINARY, STATUS_PORT } from "../../lib/databasecluster/specs/instance_pod.ts";
+import { launcherScript } from "../../lib/instance/install.ts";
+import type { Resources } from "../../lib/kube/mod.ts";
+import { ensureCrd } from "./clusters.ts";
+import { type Kubelet, KUBELET_NAMESPACE_PREFIX, startKubelet } from "./kubelet/mod.ts";
+import { createNamespace, resourcesFor, type TestCluster } from "./mod.ts";
+import { startOperator, type TestOperator } from "./operator.ts";
+import { Sandbox } from "./postgres.ts";
+
+const MOD_TS = new URL("../../mod.ts", import.meta.url).href;
+
+let announced = false;
+
+/** A namespace whose DatabaseClusters run real PostgreSQL through dbop's instance manager. */
+export interface DatabasePods extends AsyncDisposable {
+  namespace: string;
+  sandbox: Sandbox;
+  kubelet: Kubelet;
+  operator: TestOperator;
+  resources: Resources;
+  /** Applies a manifest in the namespace. */
+  apply(object: unknown): Promise<void>;
+  pod(name: string): Promise<V1Pod | undefined>;
+  /** A Secret's data, decoded. */
+  secret(name: string): Promise<Record<string, string>>;
+  /** The address a Service name resolves to in the pods (its ClusterIP). */
+  serviceAddress(name: string): string;
+  /** Instance `pod`'s status endpoint, with the cluster's token; undefined if it does not answer. */
+  instanceStatus(cluster: string, pod: string): Promise<InstanceStatus | undefined>;
+}
+
+function decode(secret: V1Secret): Record<string, string> {
+  return Object.fromEntries(Object.entries(secret.data ?? {}).map(([k, v]) => [k, atob(v)]));
+}
+
+/** Starts the sandbox, the kubelet and the operator for a fresh `kubelet-<prefix>-*` namespace. */
+export async function databasePods(
+  test: TestCluster,
+  prefix: string,
+  options: { major?: number } = {},
+): Promise<DatabasePods> {
+  await ensureCrd(test);
+  const namespace = await createNamespace(test, `${KUBELET_NAMESPACE_PREFIX}${prefix}`);
+  const sandbox = await Sandbox.create({ prefix: "dbop-pods-", major: options.major });
+  const launcher = `${sandbox.root}/dbop-launcher`;
+  await Deno.writeTextFile(
+    launcher,
+    launcherScript({ execPath: Deno.execPath(), mainModule: MOD_TS }),
+  );
+  await Deno.chmod(launcher, 0o755);
+  if (!announced) {
+    announced = true;
+    Deno.stderr.writeSync(new TextEncoder().encode(
+      `[pods] dbop's image is this checkout: ${INSTANCE_BINARY.image} runs "deno run mod.ts" ` +
+        "(deno compile cannot download denort here); PostgreSQL is the sandbox's\n",
+    ));
+  }
+  const postgres = { path: [sandbox.install.binDir], env: { LANG: "C.UTF-8" } };
+  const kubelet = await startKubelet({
+    kubeconfig: test.kubeconfigPath,
+    sandbox,
+    namespaces: [namespace],
+    images: {
+      [`postgres:${sandbox.install.major}`]: postgres,
+      [DEFAULT_INSTANCE_IMAGE]: { files: { [INSTANCE_BINARY.image]: launcher } },
+    },
+  });
+  const operator = startOperator(test.kubeconfigPath, { namespaces: [namespace] });
+  const resources = resourcesFor(test.kubeconfigPath);
+  return {
+    namespace,
+    sandbox,
+    kubelet,
+    operator,
+    resources,
+    apply: async (object) => {
+      await test.kubectlOk(["apply", "-n", namespace, "-f", "-"], {
+        stdin: JSON.stringify(object),
+      });
+    },
+    pod: (name) => resources.getOrUndefined(Pods, name, { namespace }),
+    secret: async (name) => decode(await resources.get(Secrets, name, { namespace })),
+    serviceAddress(name) {
+      const address = kubelet.hosts(namespace)[name];
+      if (!address) throw new Error(`No Service "${name}" in "${namespace}"`);
+      return address;
+    },
+    async instanceStatus(cluster, pod) {
+      const ip = (await resources.getOrUndefined(Pods, pod, { namespace }))?.status?.podIP;
+      if (!ip) return undefined;
+      const { token } = decode(
+        await resources.get(Secrets, statusTokenSecretName(cluster), { namespace }),
+      );
+      try {
+        const response = await fetch(`http://${ip}:${STATUS_PORT}/status`, {
+          headers: { authorization: `Bearer ${token}` },
+          signal: AbortSignal.timeout(3_000),
+        });
+        if (!response.ok) {
+          await response.body?.cancel();
+          return undefined;
+        }
+        return await response.json();
+      } catch {
+        return undefined;
+      }
+    },
+    async [Symbol.asyncDispose]() {
+      await operator.stop();
+      await test.kubectl(["delete", "namespace", namespace, "--wait=false"]);
+      await kubelet[Symbol.asyncDispose]();
+      await sandbox[Symbol.asyncDispose]();
+      resources.client.close();
+    },
+  };
+}

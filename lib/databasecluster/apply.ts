@@ -12,7 +12,10 @@ import {
   CronJobs,
   PersistentVolumeClaims,
   PodDisruptionBudgets,
+  RoleBindings,
+  Roles,
   Secrets,
+  ServiceAccounts,
   Services,
   StatefulSets,
 } from "./kinds.ts";
@@ -28,6 +31,9 @@ const TYPES: Record<string, [ResourceType, keyof Children]> = {
   PersistentVolumeClaim: [PersistentVolumeClaims, "persistentVolumeClaims"],
   CronJob: [CronJobs, "cronJobs"],
   PodMonitor: [PodMonitors, "podMonitors"],
+  ServiceAccount: [ServiceAccounts, "serviceAccounts"],
+  Role: [Roles, "roles"],
+  RoleBinding: [RoleBindings, "roleBindings"],
 };
 
 function typeOf(kind: string): [ResourceType, keyof Children] {

@@ -37,7 +37,16 @@ function fakeResources() {
 
 Deno.test("childResourceType() maps each child kind to its API group and refuses others", () => {
   assert.deepEqual(
-    ["StatefulSet", "PodDisruptionBudget", "CronJob", "PodMonitor", "Secret"].map((kind) => {
+    [
+      "StatefulSet",
+      "PodDisruptionBudget",
+      "CronJob",
+      "PodMonitor",
+      "Secret",
+      "ServiceAccount",
+      "Role",
+      "RoleBinding",
+    ].map((kind) => {
       const type = childResourceType(kind);
       return [type.group, type.version, type.kind];
     }),
@@ -47,6 +56,9 @@ Deno.test("childResourceType() maps each child kind to its API group and refuses
       ["batch", "v1", "CronJob"],
       ["monitoring.coreos.com", "v1", "PodMonitor"],
       ["", "v1", "Secret"],
+      ["", "v1", "ServiceAccount"],
+      ["rbac.authorization.k8s.io", "v1", "Role"],
+      ["rbac.authorization.k8s.io", "v1", "RoleBinding"],
     ],
   );
   assert.throws(() => childResourceType("Pod"), { message: 'Cannot apply a child of kind "Pod"' });

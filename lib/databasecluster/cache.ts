@@ -14,8 +14,11 @@ import type {
   V1PersistentVolumeClaim,
   V1Pod,
   V1PodDisruptionBudget,
+  V1Role,
+  V1RoleBinding,
   V1Secret,
   V1Service,
+  V1ServiceAccount,
   V1StatefulSet,
   V1StorageClass,
 } from "@kubernetes/client-node";
@@ -28,7 +31,10 @@ import {
   PersistentVolumeClaims,
   PodDisruptionBudgets,
   Pods,
+  RoleBindings,
+  Roles,
   Secrets,
+  ServiceAccounts,
   Services,
   StatefulSets,
   StorageClasses,
@@ -77,6 +83,9 @@ export const CHILD_KINDS = {
   jobs: Jobs,
   pods: Pods,
   persistentVolumeClaims: PersistentVolumeClaims,
+  serviceAccounts: ServiceAccounts,
+  roles: Roles,
+  roleBindings: RoleBindings,
 } as const;
 
 /** The cached types of each child kind. */
@@ -90,6 +99,9 @@ export interface Children {
   jobs: V1Job[];
   pods: V1Pod[];
   persistentVolumeClaims: V1PersistentVolumeClaim[];
+  serviceAccounts: V1ServiceAccount[];
+  roles: V1Role[];
+  roleBindings: V1RoleBinding[];
   podMonitors: KubeObject[];
 }
 
@@ -105,6 +117,9 @@ export function noChildren(): Children {
     jobs: [],
     pods: [],
     persistentVolumeClaims: [],
+    serviceAccounts: [],
+    roles: [],
+    roleBindings: [],
     podMonitors: [],
   };
 }

@@ -108,6 +108,9 @@ export function setupDatabaseClusterController(
       "configMaps",
       "podDisruptionBudgets",
       "cronJobs",
+      "serviceAccounts",
+      "roles",
+      "roleBindings",
     ] as const
   ) {
     for (const informer of cache.informers(kind)) controller.owns(informer, DATABASE_CLUSTER.kind);

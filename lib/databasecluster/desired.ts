@@ -1,7 +1,7 @@
 /**
  * The desired children of a cluster for one reconcile: the pure builders fed
- * with what only the live state knows. Passwords are read back from the
- * cluster's Secrets and generated only when missing; the CA is reused while it
+ * with what only the live state knows. Passwords and the status token are read
+ * back from the cluster's Secrets and generated only when missing; the CA is reused while it
  * is valid; the server certificate is reissued before it expires or when the
  * CA or the DNS names change; the StatefulSet keeps the claim size of its
  * immutable volumeClaimTemplates. Every object gets the cluster as controller
@@ -20,14 +20,27 @@ import {
   podMonitorName,
   replicationSecretName,
   serverSecretName,
+  statusTokenSecretName,
   superuserSecretName,
 } from "./names.ts";
-import { passwordFromSecret, type Passwords, resolvePasswords } from "./passwords.ts";
+import {
+  passwordFromSecret,
+  type Passwords,
+  resolvePasswords,
+  resolveStatusToken,
+  statusTokenFromSecret,
+} from "./passwords.ts";
 import { buildBackupClaim, buildBackupCronJob } from "./specs/backup.ts";
 import { buildConfigMap } from "./specs/config_map.ts";
+import { buildInstanceRbac } from "./specs/instance_rbac.ts";
 import { buildPodDisruptionBudget } from "./specs/pod_disruption_budget.ts";
 import { buildPodMonitor } from "./specs/pod_monitor.ts";
-import { buildAppSecret, buildReplicationSecret, buildSuperuserSecret } from "./specs/secrets.ts";
+import {
+  buildAppSecret,
+  buildReplicationSecret,
+  buildStatusTokenSecret,
+  buildSuperuserSecret,
+} from "./specs/secrets.ts";
 import { buildServices } from "./specs/services.ts";
 import { buildStatefulSet } from "./specs/stateful_set.ts";
 import {
@@ -68,6 +81,12 @@ export function livePasswords(cluster: DatabaseCluster, children: Children): Pas
     replication: passwordFromSecret(secretByName(children, replicationSecretName(name))),
     app: passwordFromSecret(secretByName(children, appSecretName(name))),
   }, { withApp: cluster.spec.security.authentication.existingSecret === undefined });
+}
+
+/** The status token in the live Secret `<c>-status`, or a new one when it is missing or empty. */
+export function liveStatusToken(cluster: DatabaseCluster, children: Children): string {
+  const secret = secretByName(children, statusTokenSecretName(cluster.metadata.name));
+  return resolveStatusToken(statusTokenFromSecret(secret));
 }
 
 async function liveTls(
@@ -118,6 +137,7 @@ export async function desiredChildren(
     buildSuperuserSecret(cluster, passwords.superuser),
     passwords.app === undefined ? undefined : buildAppSecret(cluster, passwords.app),
     buildReplicationSecret(cluster, passwords.replication),
+    buildStatusTokenSecret(cluster, liveStatusToken(cluster, children)),
   ];
   let certificate: string | undefined;
   let renewAt: Date | undefined;
@@ -143,6 +163,8 @@ export async function desiredChildren(
     ],
   ];
   objects.push(
+    // Before the StatefulSet, whose pods run as the ServiceAccount.
+    ...buildInstanceRbac(cluster),
     buildConfigMap(cluster),
     ...buildServices(cluster),
     buildStatefulSet(cluster, {

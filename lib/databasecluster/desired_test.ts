@@ -1,7 +1,8 @@
 import assert from "node:assert/strict";
 import type { KubernetesObject, V1Secret, V1StatefulSet } from "@kubernetes/client-node";
-import { noChildren } from "./cache.ts";
-import { desiredChildren, livePasswords, ownerReference } from "./desired.ts";
+import { type Children, noChildren } from "./cache.ts";
+import { desiredChildren, livePasswords, liveStatusToken, ownerReference } from "./desired.ts";
+import { needsApply } from "./drift.ts";
 import { testCluster } from "./testdata/clusters.ts";
 
 const NOW = new Date("2026-06-01T00:00:00Z");
@@ -57,6 +58,10 @@ Deno.test("desiredChildren() builds the children of a minimal cluster and lists 
     "Secret/pg-superuser",
     "Secret/pg-app",
     "Secret/pg-replication",
+    "Secret/pg-status",
+    "ServiceAccount/pg-instance",
+    "Role/pg-instance",
+    "RoleBinding/pg-instance",
     "ConfigMap/pg-config",
     "Service/pg-rw",
     "Service/pg-ro",
@@ -155,4 +160,72 @@ Deno.test("desiredChildren() issues TLS Secrets once and reuses them while valid
   assert.deepEqual((find(second.objects, "Secret", "pg-ca") as V1Secret).data, ca.data);
   assert.deepEqual((find(second.objects, "Secret", "pg-server") as V1Secret).data, server.data);
   assert.deepEqual(second.renewAt, first.renewAt);
+});
+
+/** The children as if each desired object were live, as the cache would hold them. */
+function asLive(objects: KubernetesObject[]): Children {
+  const children = noChildren();
+  const keys: Record<string, keyof Children> = {
+    Secret: "secrets",
+    ServiceAccount: "serviceAccounts",
+    Role: "roles",
+    RoleBinding: "roleBindings",
+    ConfigMap: "configMaps",
+    Service: "services",
+    StatefulSet: "statefulSets",
+  };
+  for (const object of structuredClone(objects)) {
+    (children[keys[object.kind!]] as KubernetesObject[]).push(object);
+  }
+  return children;
+}
+
+Deno.test("liveStatusToken() keeps the live token and generates one when the Secret is gone or empty", () => {
+  const children = noChildren();
+  children.secrets = [{ metadata: { name: "pg-status" }, data: { token: btoa("t0ken") } }];
+  assert.equal(liveStatusToken(testCluster(), children), "t0ken");
+  children.secrets = [{ metadata: { name: "pg-status" }, data: { token: "" } }];
+  assert.match(liveStatusToken(testCluster(), children), /^[A-Za-z0-9]{40}$/);
+  assert.notEqual(liveStatusToken(testCluster(), noChildren()), "t0ken");
+});
+
+Deno.test("desiredChildren() keeps the status token, so a converged cluster needs no apply", async () => {
+  const cluster = testCluster(NO_TLS, UID);
+  const options = { now: NOW, podMonitorCrd: false };
+  const first = await desiredChildren(cluster, noChildren(), options);
+  const token = (find(first.objects, "Secret", "pg-status") as V1Secret).data!.token;
+  assert.match(atob(token), /^[A-Za-z0-9]{40}$/, "a generated token");
+  const second = await desiredChildren(cluster, asLive(first.objects), options);
+  const stale = second.objects.filter((object) =>
+    needsApply(
+      object as Record<string, unknown>,
+      first.objects.find((o) =>
+        o.kind === object.kind && o.metadata?.name === object.metadata?.name
+      ) as
+        | Record<string, unknown>
+        | undefined,
+    )
+  );
+  assert.deepEqual(kindsAndNames(stale), [], "nothing to apply");
+  const withoutSecret = first.objects.filter((o) => o.metadata?.name !== "pg-status");
+  const third = await desiredChildren(cluster, asLive(withoutSecret), options);
+  const regenerated = (find(third.objects, "Secret", "pg-status") as V1Secret).data!.token;
+  assert.notEqual(regenerated, token, "a deleted Secret gets a new token");
+});
+
+Deno.test("desiredChildren() owns the instances' ServiceAccount, Role and RoleBinding like every child", async () => {
+  const desired = await desiredChildren(testCluster(NO_TLS, UID), noChildren(), {
+    now: NOW,
+    podMonitorCrd: false,
+  });
+  for (const kind of ["ServiceAccount", "Role", "RoleBinding"]) {
+    const object = find(desired.objects, kind, "pg-instance");
+    assert.equal(object.metadata?.namespace, "shop");
+    assert.equal(object.metadata?.ownerReferences?.[0]?.uid, "cluster-uid");
+  }
+  const names = kindsAndNames(desired.objects);
+  assert.ok(
+    names.indexOf("RoleBinding/pg-instance") < names.indexOf("StatefulSet/pg"),
+    "the pods' ServiceAccount and its grants exist before the StatefulSet",
+  );
 });

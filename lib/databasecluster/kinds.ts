@@ -14,8 +14,11 @@ import type {
   V1PersistentVolumeClaim,
   V1Pod,
   V1PodDisruptionBudget,
+  V1Role,
+  V1RoleBinding,
   V1Secret,
   V1Service,
+  V1ServiceAccount,
   V1StatefulSet,
   V1StorageClass,
 } from "@kubernetes/client-node";
@@ -34,6 +37,16 @@ export const PersistentVolumeClaims = resourceType<V1PersistentVolumeClaim>(
   "",
   "v1",
   "PersistentVolumeClaim",
+);
+/** ServiceAccounts: the instance managers' identity, one per cluster. */
+export const ServiceAccounts = resourceType<V1ServiceAccount>("", "v1", "ServiceAccount");
+/** Roles: what the instance managers may do (their own cluster, nothing else). */
+export const Roles = resourceType<V1Role>("rbac.authorization.k8s.io", "v1", "Role");
+/** RoleBindings: the instance Role granted to the instance ServiceAccount. */
+export const RoleBindings = resourceType<V1RoleBinding>(
+  "rbac.authorization.k8s.io",
+  "v1",
+  "RoleBinding",
 );
 /** Namespaces (cluster-scoped). */
 export const Namespaces = resourceType<V1Namespace>("", "v1", "Namespace", { namespaced: false });

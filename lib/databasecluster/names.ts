@@ -44,9 +44,12 @@ export const MANAGED_BY = "dbop";
 
 /** Values of `app.kubernetes.io/component`: which part of the cluster a child belongs to. */
 export const COMPONENTS = {
-  /** The instances: StatefulSet, pods, data volumes, Services, disruption budget. */
+  /**
+   * The instances: StatefulSet, pods, data volumes, Services, disruption budget, and the
+   * instance managers' ServiceAccount, Role and RoleBinding.
+   */
   database: "database",
-  /** User credentials Secrets. */
+  /** User credentials Secrets, and the token of the instances' status endpoints. */
   credentials: "credentials",
   /** The CA and server certificate Secrets. */
   tls: "tls",

@@ -1,14 +1,17 @@
 /**
- * Generated passwords. A password is generated once, with Web Crypto, stored in
- * its Secret, and read back on every later reconcile: the builders take
- * passwords as inputs and never generate them, so re-running a reconcile can
- * never rotate a credential by accident. Passwords use letters and digits only,
- * so they need no escaping in URIs, pgpass lines or shell.
+ * Generated passwords and the status token. A password is generated once, with
+ * Web Crypto, stored in its Secret, and read back on every later reconcile:
+ * the builders take passwords as inputs and never generate them, so re-running
+ * a reconcile can never rotate a credential by accident. The bearer token of
+ * the instances' status endpoints is generated and kept the same way, in
+ * `<c>-status`. Passwords and tokens use letters and digits only, so they need
+ * no escaping in URIs, pgpass lines, shell or an `Authorization` header.
  *
  * @module
  */
 import type { V1Secret } from "@kubernetes/client-node";
 import { decodeDataValue } from "./specs/common.ts";
+import { STATUS_TOKEN_KEY } from "./specs/secrets.ts";
 
 const ALPHABET = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
 
@@ -63,4 +66,17 @@ export function resolvePasswords(
   };
   if (options.withApp) passwords.app = known.app ?? generate();
   return passwords;
+}
+
+/** The status token of Secret `<c>-status` read from the API server, or undefined when absent or empty. */
+export function statusTokenFromSecret(secret: V1Secret | undefined): string | undefined {
+  return decodeDataValue(secret, STATUS_TOKEN_KEY) || undefined;
+}
+
+/** The known status token, or a generated one (as long as a password) when none is known. */
+export function resolveStatusToken(
+  known: string | undefined,
+  options: { generate?: () => string } = {},
+): string {
+  return known ?? (options.generate ?? (() => generatePassword()))();
 }

@@ -4,6 +4,8 @@ import {
   PASSWORD_LENGTH,
   passwordFromSecret,
   resolvePasswords,
+  resolveStatusToken,
+  statusTokenFromSecret,
 } from "./passwords.ts";
 
 Deno.test("generatePassword() returns letters and digits of the requested length", () => {
@@ -48,4 +50,20 @@ Deno.test("resolvePasswords() leaves the app password out with an existing Secre
   const resolved = resolvePasswords({}, { withApp: false });
   assert.equal(resolved.app, undefined);
   assert.equal(resolved.superuser.length, PASSWORD_LENGTH);
+});
+
+Deno.test("statusTokenFromSecret() decodes the token key, empty counting as missing", () => {
+  assert.equal(statusTokenFromSecret({ data: { token: btoa("t0ken") } }), "t0ken");
+  assert.equal(statusTokenFromSecret({ data: { token: "" } }), undefined);
+  assert.equal(statusTokenFromSecret({ data: { password: btoa("x") } }), undefined);
+  assert.equal(statusTokenFromSecret(undefined), undefined);
+});
+
+Deno.test("resolveStatusToken() keeps a known token and generates one only when missing", () => {
+  assert.equal(resolveStatusToken("kept", { generate: () => "new" }), "kept");
+  assert.equal(resolveStatusToken(undefined, { generate: () => "new" }), "new");
+  const generated = resolveStatusToken(undefined);
+  assert.equal(generated.length, PASSWORD_LENGTH);
+  assert.match(generated, /^[A-Za-z0-9]+$/);
+  assert.notEqual(resolveStatusToken(undefined), generated);
 });

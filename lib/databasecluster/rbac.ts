@@ -2,7 +2,10 @@
  * Every permission dbop uses, in one list next to the controller: the
  * ClusterRole in `deploy/rbac` is generated from it (and checked against it),
  * and the in-cluster test proves it sufficient and minimal. Each rule says
- * which code path needs it.
+ * which code path needs it. The instance managers' own Role is not here: it
+ * is a child of each cluster (`specs/instance_rbac.ts`), and everything it
+ * grants must be held by dbop too, since RBAC refuses to let anyone grant a
+ * permission it does not have.
  *
  * @module
  */
@@ -27,13 +30,14 @@ export const CLUSTER_RULES: readonly Rule[] = [
     apiGroups: [group],
     resources: ["databaseclusters"],
     verbs: ["get", "list", "watch", "patch"],
-    why: "watch clusters; add and remove the cleanup finalizer",
+    why: "watch clusters; add and remove the cleanup finalizer; grant get, list and watch of " +
+      "its own cluster in the instance Role (RBAC escalation check)",
   },
   {
     apiGroups: [group],
     resources: ["databaseclusters/status"],
     verbs: ["patch"],
-    why: "write status",
+    why: "write status; grant patch of its own cluster's status in the instance Role",
   },
   {
     apiGroups: [group],
@@ -64,6 +68,21 @@ export const CLUSTER_RULES: readonly Rule[] = [
     resources: ["persistentvolumeclaims"],
     verbs: ["list", "watch", "create", "patch", "delete"],
     why: "backup volume; expand data volumes; retain (detach) or delete them on cluster deletion",
+  },
+  {
+    apiGroups: [""],
+    resources: ["serviceaccounts"],
+    verbs: ["list", "watch", "create", "patch"],
+    why: "cache and apply the instance managers' ServiceAccount",
+  },
+  // RBAC's escalation check lets dbop create (and bind) the instance Role only because it
+  // holds every permission that Role grants: get, list and watch of databaseclusters and
+  // patch of databaseclusters/status, above. No escalate or bind verb.
+  {
+    apiGroups: ["rbac.authorization.k8s.io"],
+    resources: ["roles", "rolebindings"],
+    verbs: ["list", "watch", "create", "patch"],
+    why: "cache and apply the instance managers' Role and RoleBinding",
   },
   {
     apiGroups: ["apps"],

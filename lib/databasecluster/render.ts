@@ -2,8 +2,8 @@
  * Every child object of a DatabaseCluster, as dbop would apply them, from the
  * pure builders alone: the function behind `dbop render -f cluster.yaml`, for
  * reviewing in GitOps what a cluster turns into, with no Kubernetes cluster
- * needed. Passwords and TLS material are not known offline, so unless
- * passwords are given, secret values print as `<generated>`: nothing secret
+ * needed. Passwords, the status token and TLS material are not known offline,
+ * so unless passwords are given, secret values print as `<generated>`: nothing secret
  * is ever printed. Secrets are shown with `stringData` so they can be read;
  * the output is deterministic.
  *
@@ -16,9 +16,15 @@ import type { Passwords } from "./passwords.ts";
 import { buildBackupClaim, buildBackupCronJob } from "./specs/backup.ts";
 import { decodeDataValue } from "./specs/common.ts";
 import { buildConfigMap } from "./specs/config_map.ts";
+import { buildInstanceRbac } from "./specs/instance_rbac.ts";
 import { buildPodDisruptionBudget } from "./specs/pod_disruption_budget.ts";
 import { buildPodMonitor } from "./specs/pod_monitor.ts";
-import { buildAppSecret, buildReplicationSecret, buildSuperuserSecret } from "./specs/secrets.ts";
+import {
+  buildAppSecret,
+  buildReplicationSecret,
+  buildStatusTokenSecret,
+  buildSuperuserSecret,
+} from "./specs/secrets.ts";
 import { buildServices } from "./specs/services.ts";
 import { buildStatefulSet } from "./specs/stateful_set.ts";
 import { buildCaSecret, buildServerSecret, issuesCertificates } from "./specs/tls_secrets.ts";
@@ -35,9 +41,10 @@ export interface RenderOptions {
 }
 
 /**
- * The desired children of a cluster, in the order dbop applies them: credentials and
- * TLS first, then the configuration, the Services, the StatefulSet that uses them all,
- * and the optional budget, backups and PodMonitor.
+ * The desired children of a cluster, in the order dbop applies them: credentials, the
+ * status token and TLS first, then the instances' ServiceAccount, Role and RoleBinding,
+ * the configuration, the Services, the StatefulSet that uses them all, and the optional
+ * budget, backups and PodMonitor.
  */
 export function renderCluster(
   cluster: DatabaseCluster,
@@ -48,6 +55,7 @@ export function renderCluster(
     buildSuperuserSecret(cluster, passwords.superuser ?? PLACEHOLDER),
     buildAppSecret(cluster, passwords.app ?? PLACEHOLDER),
     buildReplicationSecret(cluster, passwords.replication ?? PLACEHOLDER),
+    buildStatusTokenSecret(cluster, PLACEHOLDER),
   ];
   if (issuesCertificates(cluster)) {
     const material = { certificate: PLACEHOLDER, privateKey: PLACEHOLDER };
@@ -57,6 +65,7 @@ export function renderCluster(
     );
   }
   objects.push(
+    ...buildInstanceRbac(cluster),
     buildConfigMap(cluster),
     ...buildServices(cluster),
     buildStatefulSet(cluster),

@@ -16,8 +16,12 @@ Deno.test("renderCluster() lists a minimal cluster's children in apply order", (
     "Secret/pg-superuser",
     "Secret/pg-app",
     "Secret/pg-replication",
+    "Secret/pg-status",
     "Secret/pg-ca",
     "Secret/pg-server",
+    "ServiceAccount/pg-instance",
+    "Role/pg-instance",
+    "RoleBinding/pg-instance",
     "ConfigMap/pg-config",
     "Service/pg-rw",
     "Service/pg-ro",
@@ -34,8 +38,12 @@ Deno.test("renderCluster() adds the budget, backups and PodMonitor when the spec
   assert.deepEqual(summary(objects), [
     "Secret/orders-superuser",
     "Secret/orders-replication",
+    "Secret/orders-status",
     "Secret/orders-ca",
     "Secret/orders-server",
+    "ServiceAccount/orders-instance",
+    "Role/orders-instance",
+    "RoleBinding/orders-instance",
     "ConfigMap/orders-config",
     "Service/orders-rw",
     "Service/orders-ro",
@@ -60,6 +68,7 @@ Deno.test("renderCluster() prints placeholders, never a secret, unless passwords
   assert.match(yaml, /password: <generated>/);
   assert.match(yaml, /uri: postgresql:\/\/postgres:<generated>@pg-rw\.default\.svc:5432\/postgres/);
   assert.match(yaml, /tls\.key: <generated>/);
+  assert.match(yaml, /name: pg-status\n(.*\n)*?stringData:\n {2}token: <generated>\n/);
   const given = renderCluster(testCluster(), { passwords: { superuser: "known-pw" } });
   const superuser = readableSecret(given[0]);
   assert.equal(superuser.stringData?.password, "known-pw");

@@ -25,6 +25,13 @@ export {
 } from "./common.ts";
 export { buildConfigMap, configData, configHash } from "./config_map.ts";
 export { buildInstancePodSpec, CONTAINERS } from "./instance_pod.ts";
+export {
+  buildInstanceRbac,
+  buildInstanceRole,
+  buildInstanceRoleBinding,
+  buildInstanceServiceAccount,
+  instanceRules,
+} from "./instance_rbac.ts";
 export { buildPodDisruptionBudget } from "./pod_disruption_budget.ts";
 export {
   buildPodMonitor,
@@ -43,11 +50,13 @@ export {
   appCredentialsSecretName,
   buildAppSecret,
   buildReplicationSecret,
+  buildStatusTokenSecret,
   buildSuperuserSecret,
   type ConnectionInfo,
   connectionUri,
   jdbcUri,
   pgpassLine,
+  STATUS_TOKEN_KEY,
   SUPERUSER,
 } from "./secrets.ts";
 export {

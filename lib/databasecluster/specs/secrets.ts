@@ -1,10 +1,13 @@
 /**
  * Builders of the credential Secrets: `<c>-superuser` (role `postgres`),
- * `<c>-app` (the application owner, unless `existingSecret` supplies it) and
- * `<c>-replication` (the streaming replication role). Passwords are inputs
- * (see `../passwords.ts`), so building never generates or rotates one. The
- * user-facing Secrets carry ready-made connection details for the `-rw`
- * Service: username, password, host, port, dbname, uri, jdbc-uri, pgpass.
+ * `<c>-app` (the application owner, unless `existingSecret` supplies it),
+ * `<c>-replication` (the streaming replication role) and `<c>-status` (the
+ * bearer token of the instances' status endpoints, which the pods get as an
+ * environment variable and the operator sends when it polls them). Passwords
+ * and the token are inputs (see `../passwords.ts`), so building never
+ * generates or rotates one. The user-facing Secrets carry ready-made
+ * connection details for the `-rw` Service: username, password, host, port,
+ * dbname, uri, jdbc-uri, pgpass.
  *
  * @module
  */
@@ -15,9 +18,13 @@ import {
   readWriteServiceName,
   replicationSecretName,
   serviceDnsName,
+  statusTokenSecretName,
   superuserSecretName,
 } from "../names.ts";
 import { childMetadata, clusterName, clusterNamespace, encodeData } from "./common.ts";
+
+/** The key of the status token in Secret `<c>-status`. */
+export const STATUS_TOKEN_KEY = "token";
 
 /** The superuser role the image's initdb creates. */
 export const SUPERUSER = "postgres";
@@ -131,6 +138,20 @@ export function buildReplicationSecret(cluster: DatabaseCluster, password: strin
     name: replicationSecretName(clusterName(cluster)),
     data: { username: REPLICATION_USERNAME, password },
   });
+}
+
+/** Secret `<c>-status`: the bearer token the instances' status endpoints accept, under `token`. */
+export function buildStatusTokenSecret(cluster: DatabaseCluster, token: string): V1Secret {
+  return {
+    apiVersion: "v1",
+    kind: "Secret",
+    metadata: childMetadata(cluster, {
+      name: statusTokenSecretName(clusterName(cluster)),
+      component: "credentials",
+    }),
+    type: "Opaque",
+    data: encodeData({ [STATUS_TOKEN_KEY]: token }),
+  };
 }
 
 /** The Secret the application owner's credentials come from: `existingSecret` or `<c>-app`. */

@@ -6,6 +6,7 @@ import {
   appCredentialsSecretName,
   buildAppSecret,
   buildReplicationSecret,
+  buildStatusTokenSecret,
   buildSuperuserSecret,
   connectionUri,
   jdbcUri,
@@ -95,6 +96,18 @@ Deno.test("buildReplicationSecret() holds the replication role's credentials", (
   const secret = buildReplicationSecret(testCluster(), "rep");
   assert.equal(secret.metadata?.name, "pg-replication");
   assert.deepEqual(decoded(secret), { username: "streaming_replica", password: "rep" });
+});
+
+Deno.test("buildStatusTokenSecret() holds the status endpoints' token under token", () => {
+  const secret = buildStatusTokenSecret(testCluster(), "t0ken");
+  assert.equal(secret.metadata?.name, "pg-status");
+  assert.equal(secret.metadata?.namespace, "shop");
+  assert.equal(secret.type, "Opaque");
+  assert.equal(secret.metadata?.labels?.["app.kubernetes.io/component"], "credentials");
+  assert.equal(secret.metadata?.labels?.["app.kubernetes.io/managed-by"], "dbop");
+  assert.equal(secret.metadata?.labels?.["database.example.com/cluster"], "pg");
+  assert.deepEqual(decoded(secret), { token: "t0ken" });
+  assert.deepEqual(buildStatusTokenSecret(testCluster(), "t0ken"), secret, "a pure function");
 });
 
 Deno.test("credential Secrets are the same for the same passwords", () => {

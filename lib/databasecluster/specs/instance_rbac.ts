@@ -1,0 +1,99 @@
+/**
+ * Builders of the instance managers' identity: the ServiceAccount
+ * `<c>-instance` the cluster's pods run as, the Role `<c>-instance` with
+ * exactly what `dbop instance run` needs (read and watch its own
+ * DatabaseCluster, by name; server-side apply `status.systemIdentifier` to
+ * it) and the RoleBinding that grants that Role to that ServiceAccount. The
+ * Role names the cluster in `resourceNames`, so an instance can neither read
+ * nor write another cluster of its namespace, and it grants nothing else: no
+ * Secrets, no pods. The operator can create this Role only because it holds
+ * every permission it grants (RBAC's escalation check; see `../rbac.ts`).
+ *
+ * @module
+ */
+import type {
+  V1PolicyRule,
+  V1Role,
+  V1RoleBinding,
+  V1ServiceAccount,
+} from "@kubernetes/client-node";
+import { DATABASE_CLUSTER, type DatabaseCluster } from "../../api/mod.ts";
+import { instanceServiceAccountName } from "../names.ts";
+import { childMetadata, clusterName, clusterNamespace } from "./common.ts";
+
+const RBAC_GROUP = "rbac.authorization.k8s.io";
+
+function metadata(cluster: DatabaseCluster) {
+  return childMetadata(cluster, {
+    name: instanceServiceAccountName(clusterName(cluster)),
+    component: "database",
+  });
+}
+
+/**
+ * The rules of the instance Role for cluster `name`: get, list and watch of that one
+ * DatabaseCluster (list and watch go with `fieldSelector=metadata.name=<c>`, which RBAC
+ * allows with `resourceNames`), and patch of its status (server-side apply).
+ */
+export function instanceRules(name: string): V1PolicyRule[] {
+  return [
+    {
+      apiGroups: [DATABASE_CLUSTER.group],
+      resources: [DATABASE_CLUSTER.plural],
+      resourceNames: [name],
+      verbs: ["get", "list", "watch"],
+    },
+    {
+      apiGroups: [DATABASE_CLUSTER.group],
+      resources: [`${DATABASE_CLUSTER.plural}/status`],
+      resourceNames: [name],
+      verbs: ["patch"],
+    },
+  ];
+}
+
+/** ServiceAccount `<c>-instance`: the identity of the cluster's instance managers. */
+export function buildInstanceServiceAccount(cluster: DatabaseCluster): V1ServiceAccount {
+  return {
+    apiVersion: "v1",
+    kind: "ServiceAccount",
+    metadata: metadata(cluster),
+    // The instance manager talks to the API server with the projected token.
+    automountServiceAccountToken: true,
+  };
+}
+
+/** Role `<c>-instance`: its own DatabaseCluster and that cluster's status, nothing else. */
+export function buildInstanceRole(cluster: DatabaseCluster): V1Role {
+  return {
+    apiVersion: `${RBAC_GROUP}/v1`,
+    kind: "Role",
+    metadata: metadata(cluster),
+    rules: instanceRules(clusterName(cluster)),
+  };
+}
+
+/** RoleBinding `<c>-instance`: the instance Role granted to the instance ServiceAccount. */
+export function buildInstanceRoleBinding(cluster: DatabaseCluster): V1RoleBinding {
+  const name = instanceServiceAccountName(clusterName(cluster));
+  return {
+    apiVersion: `${RBAC_GROUP}/v1`,
+    kind: "RoleBinding",
+    metadata: metadata(cluster),
+    roleRef: { apiGroup: RBAC_GROUP, kind: "Role", name },
+    // No apiGroup on a ServiceAccount subject: the API server stores none ("" is
+    // omitted), so setting one would read back as drift on every reconcile.
+    subjects: [{ kind: "ServiceAccount", name, namespace: clusterNamespace(cluster) }],
+  };
+}
+
+/** The ServiceAccount, Role and RoleBinding of the instance managers, in the order to apply them. */
+export function buildInstanceRbac(
+  cluster: DatabaseCluster,
+): [V1ServiceAccount, V1Role, V1RoleBinding] {
+  return [
+    buildInstanceServiceAccount(cluster),
+    buildInstanceRole(cluster),
+    buildInstanceRoleBinding(cluster),
+  ];
+}

@@ -1,0 +1,89 @@
+import assert from "node:assert/strict";
+import { testCluster } from "../testdata/clusters.ts";
+import { CLUSTER_RULES } from "../rbac.ts";
+import {
+  buildInstanceRbac,
+  buildInstanceRole,
+  buildInstanceRoleBinding,
+  buildInstanceServiceAccount,
+} from "./instance_rbac.ts";
+
+const LABELS = {
+  "app.kubernetes.io/name": "postgresql",
+  "app.kubernetes.io/instance": "pg",
+  "app.kubernetes.io/managed-by": "dbop",
+  "app.kubernetes.io/component": "database",
+  "database.example.com/cluster": "pg",
+};
+
+Deno.test("buildInstanceServiceAccount() names the instances' identity <c>-instance and mounts its token", () => {
+  const account = buildInstanceServiceAccount(testCluster());
+  assert.equal(account.apiVersion, "v1");
+  assert.equal(account.kind, "ServiceAccount");
+  // No ownerReference: the reconciler adds it.
+  assert.deepEqual(account.metadata, { name: "pg-instance", namespace: "shop", labels: LABELS });
+  assert.equal(account.automountServiceAccountToken, true);
+});
+
+Deno.test("buildInstanceRole() grants exactly get, list, watch of its own cluster and patch of its status", () => {
+  const role = buildInstanceRole(testCluster());
+  assert.equal(role.apiVersion, "rbac.authorization.k8s.io/v1");
+  assert.equal(role.kind, "Role");
+  assert.deepEqual(role.metadata, { name: "pg-instance", namespace: "shop", labels: LABELS });
+  assert.deepEqual(role.rules, [
+    {
+      apiGroups: ["database.example.com"],
+      resources: ["databaseclusters"],
+      resourceNames: ["pg"],
+      verbs: ["get", "list", "watch"],
+    },
+    {
+      apiGroups: ["database.example.com"],
+      resources: ["databaseclusters/status"],
+      resourceNames: ["pg"],
+      verbs: ["patch"],
+    },
+  ]);
+});
+
+Deno.test("buildInstanceRole() names only its own cluster, whatever the cluster is called", () => {
+  const role = buildInstanceRole(testCluster({}, { name: "orders", namespace: "shop" }));
+  assert.equal(role.metadata?.name, "orders-instance");
+  assert.ok(role.rules?.every((rule) => rule.resourceNames?.join() === "orders"));
+});
+
+Deno.test("buildInstanceRole() grants nothing the operator's ClusterRole does not hold (RBAC escalation check)", () => {
+  for (const rule of buildInstanceRole(testCluster()).rules ?? []) {
+    for (const resource of rule.resources ?? []) {
+      for (const verb of rule.verbs) {
+        const held = CLUSTER_RULES.some((r) =>
+          r.apiGroups.includes(rule.apiGroups![0]) && r.resources.includes(resource) &&
+          r.verbs.includes(verb)
+        );
+        assert.ok(held, `dbop holds "${verb}" ${resource}`);
+      }
+    }
+  }
+});
+
+Deno.test("buildInstanceRoleBinding() binds the instance Role to the instance ServiceAccount only", () => {
+  const binding = buildInstanceRoleBinding(testCluster());
+  assert.equal(binding.apiVersion, "rbac.authorization.k8s.io/v1");
+  assert.equal(binding.kind, "RoleBinding");
+  assert.deepEqual(binding.metadata, { name: "pg-instance", namespace: "shop", labels: LABELS });
+  assert.deepEqual(binding.roleRef, {
+    apiGroup: "rbac.authorization.k8s.io",
+    kind: "Role",
+    name: "pg-instance",
+  });
+  assert.deepEqual(binding.subjects, [
+    { kind: "ServiceAccount", name: "pg-instance", namespace: "shop" },
+  ]);
+});
+
+Deno.test("buildInstanceRbac() lists the ServiceAccount, Role and RoleBinding in apply order", () => {
+  assert.deepEqual(
+    buildInstanceRbac(testCluster()).map((o) => `${o.kind}/${o.metadata?.name}`),
+    ["ServiceAccount/pg-instance", "Role/pg-instance", "RoleBinding/pg-instance"],
+  );
+});

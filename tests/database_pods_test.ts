@@ -50,7 +50,9 @@ for (const major of POSTGRES_MAJORS) {
         const ok = all.every((s) => s?.postgres === "running") &&
           all.slice(1).every((s) => s?.walReceiverStreaming === true);
         return ok ? all : undefined;
-      }, { timeoutMs: 240_000, intervalMs: 500 });
+      }, { timeoutMs: 60_000, intervalMs: 500 }).catch((error) => {
+        throw new Error(`${error.message}\n${env.logTails(pods)}`);
+      });
       report(
         `PostgreSQL ${major}: 3 instances bootstrapped through the kubelet in ${
           ((performance.now() - started) / 1000).toFixed(1)

@@ -57,7 +57,8 @@ export async function initPrimary(options: InstanceOptions, signal: AbortSignal)
   }
   const server = Postmaster.start({
     pgdata: built,
-    configFile: `${options.configDir}/postgresql.conf`,
+    configDir: options.configDir,
+    tlsDir: options.tlsDir,
     socketDir: options.socketDir,
     port: options.port,
     listen: "",

@@ -234,7 +234,8 @@ export class InstanceManager {
     logger.info("Starting PostgreSQL as {role}", { role });
     this.#postmaster = Postmaster.start({
       pgdata,
-      configFile: `${this.#options.configDir}/postgresql.conf`,
+      configDir: this.#options.configDir,
+      tlsDir: this.#options.tlsDir,
       socketDir: this.#options.socketDir,
       port: this.#options.port,
       listen: this.#options.podIp,

@@ -22,6 +22,8 @@ export interface InstanceOptions {
   configDir: string;
   /** Unix socket directory, also where the replication passfile is written. */
   socketDir: string;
+  /** Directory of the server certificate (tls.crt, tls.key) when TLS is on. */
+  tlsDir?: string;
   /** Where a standby streams and clones from (the `-rw` Service). */
   primaryHost: string;
   replication: { user: string; password: string; sslmode: string; sslrootcert?: string };
@@ -77,6 +79,7 @@ export function instanceOptionsFromEnv(env: (name: string) => string | undefined
     port: number("PGPORT", 5432, [1, 65535]),
     configDir: required("DBOP_CONFIG_DIR"),
     socketDir: env("RUN_DIR") || "/var/run/postgresql",
+    tlsDir: env("DBOP_TLS_DIR") || undefined,
     primaryHost: required("PRIMARY_HOST"),
     replication: {
       user: required("REPLICATION_USER"),

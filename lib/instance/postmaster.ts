@@ -1,6 +1,6 @@
 /**
  * The PostgreSQL server as a child of the instance manager: started in the
- * foreground with the operator's configuration file, its output going to the
+ * foreground with the operator's configuration files and this pod's paths, its output going to the
  * container's, probed with pg_isready on its own socket, and stopped with a
  * fast shutdown (SIGINT: clients are disconnected, never waited for) that
  * escalates to an immediate shutdown (SIGQUIT) and then SIGKILL when the
@@ -14,7 +14,10 @@ import { spawnTracked } from "./commands.ts";
 /** How to start one server. */
 export interface PostmasterOptions {
   pgdata: string;
-  configFile: string;
+  /** Directory of the operator's postgresql.conf and pg_hba.conf. */
+  configDir: string;
+  /** Directory of tls.crt and tls.key, when TLS is on. */
+  tlsDir?: string;
   socketDir: string;
   port: number;
   /** `listen_addresses`: the pod's IP, so each instance binds only its own address. */
@@ -39,13 +42,19 @@ export class Postmaster {
 
   /** Starts `postgres` in the foreground. */
   static start(options: PostmasterOptions): Postmaster {
-    const settings = {
-      config_file: options.configFile,
+    // The configuration holds no path: the pod's paths are known here.
+    const settings: Record<string, string> = {
+      config_file: `${options.configDir}/postgresql.conf`,
+      hba_file: `${options.configDir}/pg_hba.conf`,
       listen_addresses: options.listen,
       port: String(options.port),
       unix_socket_directories: options.socketDir,
-      ...options.settings,
     };
+    if (options.tlsDir) {
+      settings.ssl_cert_file = `${options.tlsDir}/tls.crt`;
+      settings.ssl_key_file = `${options.tlsDir}/tls.key`;
+    }
+    Object.assign(settings, options.settings);
     const args = ["-D", options.pgdata];
     for (const [name, value] of Object.entries(settings)) args.push("-c", `${name}=${value}`);
     const child = spawnTracked(

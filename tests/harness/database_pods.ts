@@ -44,6 +44,8 @@ export interface DatabasePods extends AsyncDisposable {
   secret(name: string): Promise<Record<string, string>>;
   /** The address a Service name resolves to in the pods (its ClusterIP). */
   serviceAddress(name: string): string;
+  /** The last lines each container of `pods` printed, for a failure's message. */
+  logTails(pods: string[], lines?: number): string;
   /** Instance `pod`'s status endpoint, with the cluster's token; undefined if it does not answer. */
   instanceStatus(cluster: string, pod: string): Promise<InstanceStatus | undefined>;
 }
@@ -103,6 +105,22 @@ export async function databasePods(
       const address = kubelet.hosts(namespace)[name];
       if (!address) throw new Error(`No Service "${name}" in "${namespace}"`);
       return address;
+    },
+    logTails(pods, lines = 20) {
+      const tails: string[] = [];
+      for (const pod of pods) {
+        for (const container of ["dbop-install", "postgres"]) {
+          let text: string;
+          try {
+            text = kubelet.logs(namespace, pod, container);
+          } catch (error) {
+            text = (error as Error).message;
+          }
+          const tail = text.trimEnd().split("\n").slice(-lines).join("\n");
+          tails.push(`--- ${pod}/${container}\n${tail}`);
+        }
+      }
+      return tails.join("\n");
     },
     async instanceStatus(cluster, pod) {
       const ip = (await resources.getOrUndefined(Pods, pod, { namespace }))?.status?.podIP;

@@ -188,9 +188,7 @@ export class LocalInstances {
       await dir("serviceaccount"),
       await this.#sandbox.mkdir(`${this.#sandbox.root}/deno-dir`),
     ];
-    const conf = renderPostgresqlConf(this.cluster, {
-      paths: { config, tls: tlsDir, socket: socketDir },
-    });
+    const conf = renderPostgresqlConf(this.cluster);
     await this.#write(`${config}/postgresql.conf`, conf, 0o644);
     await this.#write(`${config}/pg_hba.conf`, this.#files.hba, 0o644);
     const { tls } = this.#files;
@@ -231,7 +229,10 @@ export class LocalInstances {
       DBOP_STATUS_TOKEN: this.statusToken,
       DBOP_STOP_TIMEOUT_SECONDS: String(options.stopTimeoutSeconds ?? 30),
     };
-    if (tls) env.REPLICATION_SSLROOTCERT = `${tlsDir}/ca.crt`;
+    if (tls) {
+      env.REPLICATION_SSLROOTCERT = `${tlsDir}/ca.crt`;
+      env.DBOP_TLS_DIR = tlsDir;
+    }
     const process = this.#sandbox.spawnServer(
       Deno.execPath(),
       ["run", "--quiet", ...BINARY_PERMISSIONS, MOD_TS, "instance", "run"],

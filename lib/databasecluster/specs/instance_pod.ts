@@ -25,6 +25,7 @@ import type {
   V1VolumeMount,
 } from "@kubernetes/client-node";
 import { type DatabaseCluster, REPLICATION_USERNAME } from "../../api/mod.ts";
+import { SERVICE_ACCOUNT_DIR } from "../../kube/in_cluster.ts";
 import {
   configMapName,
   DATA_VOLUME,
@@ -118,6 +119,7 @@ function instanceEnv(cluster: DatabaseCluster): V1EnvVar[] {
   if (issuesCertificates(cluster)) {
     env.push(value("REPLICATION_SSLROOTCERT", `${PATHS.tls}/ca.crt`));
   }
+  if (cluster.spec.security.tls.enabled) env.push(value("DBOP_TLS_DIR", PATHS.tls));
   env.push(
     fromSecret("POSTGRES_PASSWORD", superuserSecretName(name), "password"),
     fromSecret("APP_USER", app, "username"),
@@ -127,6 +129,8 @@ function instanceEnv(cluster: DatabaseCluster): V1EnvVar[] {
     value("DBOP_STATUS_PORT", String(STATUS_PORT)),
     fromSecret("DBOP_STATUS_TOKEN", statusTokenSecretName(name), "token"),
     value("DBOP_STOP_TIMEOUT_SECONDS", String(STOP_TIMEOUT_SECONDS)),
+    // Kubernetes' default, spelled out so the pod names every path it reads.
+    value("DBOP_SERVICE_ACCOUNT_DIR", SERVICE_ACCOUNT_DIR),
   );
   return env;
 }

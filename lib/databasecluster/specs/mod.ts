@@ -39,12 +39,7 @@ export {
   type PodMonitor,
   wantsPodMonitor,
 } from "./pod_monitor.ts";
-export {
-  type ConfigPaths,
-  quoteConfValue,
-  renderPgHba,
-  renderPostgresqlConf,
-} from "./postgresql_conf.ts";
+export { quoteConfValue, renderPgHba, renderPostgresqlConf } from "./postgresql_conf.ts";
 export { renderBackupScript } from "./scripts.ts";
 export {
   appCredentialsSecretName,

@@ -27,8 +27,6 @@ Deno.test("renderPostgresqlConf() sets the settings dbop owns", () => {
   const conf = settings(renderPostgresqlConf(testCluster({ network: { port: 6543 } })));
   assert.equal(conf.get("listen_addresses"), "'*'");
   assert.equal(conf.get("port"), "'6543'");
-  assert.equal(conf.get("hba_file"), "'/etc/dbop/config/pg_hba.conf'");
-  assert.equal(conf.get("unix_socket_directories"), "'/var/run/postgresql'");
   assert.equal(conf.get("wal_level"), "'replica'");
   assert.equal(conf.get("hot_standby"), "'on'");
   assert.equal(conf.get("max_wal_senders"), "'110'");
@@ -36,11 +34,12 @@ Deno.test("renderPostgresqlConf() sets the settings dbop owns", () => {
   assert.equal(conf.get("cluster_name"), "'pg'");
 });
 
-Deno.test("renderPostgresqlConf() turns TLS on with the mounted certificate, and off", () => {
+Deno.test("renderPostgresqlConf() turns TLS on and off and names no path", () => {
   const on = settings(renderPostgresqlConf(testCluster()));
   assert.equal(on.get("ssl"), "'on'");
-  assert.equal(on.get("ssl_cert_file"), "'/etc/dbop/tls/tls.crt'");
-  assert.equal(on.get("ssl_key_file"), "'/etc/dbop/tls/tls.key'");
+  for (const name of ["ssl_cert_file", "ssl_key_file", "hba_file", "unix_socket_directories"]) {
+    assert.equal(on.has(name), false, name);
+  }
   const off = settings(
     renderPostgresqlConf(testCluster({ security: { tls: { enabled: false } } })),
   );
@@ -69,6 +68,11 @@ Deno.test("renderPostgresqlConf() owns every setting the API reserves that it ne
     "archive_command",
     "config_file",
     "data_directory",
+    // Paths of the pod, which the instance manager passes on the command line.
+    "hba_file",
+    "unix_socket_directories",
+    "ssl_cert_file",
+    "ssl_key_file",
     "ident_file",
     "primary_conninfo",
     "primary_slot_name",
@@ -79,14 +83,6 @@ Deno.test("renderPostgresqlConf() owns every setting the API reserves that it ne
   for (const name of RESERVED_PARAMETERS.filter((name) => !unset.includes(name))) {
     assert.ok(conf.has(name), name);
   }
-});
-
-Deno.test("renderPostgresqlConf() takes the paths as options for running outside a pod", () => {
-  const paths = { config: "/tmp/c", tls: "/tmp/t", socket: "/tmp/s" };
-  const conf = settings(renderPostgresqlConf(testCluster(), { paths }));
-  assert.equal(conf.get("hba_file"), "'/tmp/c/pg_hba.conf'");
-  assert.equal(conf.get("ssl_cert_file"), "'/tmp/t/tls.crt'");
-  assert.equal(conf.get("unix_socket_directories"), "'/tmp/s'");
 });
 
 Deno.test("renderPgHba() requires TLS and scram by default, and lets the replication role in", () => {

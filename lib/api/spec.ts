@@ -160,7 +160,9 @@ function authenticationSchema() {
 function haSchema() {
   return defaulted(z.strictObject({
     enabled: z.boolean().default(true).describe(
-      "Fail over automatically: promote a replica when the primary is lost. Defaults to true.",
+      "Whether dbop may fail over. Automated failover is not implemented yet: the primary " +
+        "is the pod named by status.targetPrimary (the first instance), and a lost primary " +
+        "is not replaced by a standby, whatever this says. Defaults to true.",
     ),
     podAntiAffinity: z.enum(["preferred", "required"]).default("preferred").describe(
       "Spread instances over nodes: preferred (best effort) or required (an instance stays " +

@@ -1,13 +1,20 @@
 /**
  * `deno task cluster`: starts the local control plane for a developer and keeps
  * it running until Ctrl-C (or SIGTERM), then stops every component.
- * `deno task local` (`--operator`) also installs the CRD and runs dbop against
- * it, exactly as `deno task start` would, with its logs on this terminal.
+ * `deno task local` (`--operator`) also installs the CRD, runs dbop against
+ * it, exactly as `deno task start` would, with its logs on this terminal, and
+ * runs the pods of the namespace `kubelet-local` for real with the emulated
+ * kubelet: PostgreSQL 15 processes on loopback pod IPs, managed by
+ * `dbop instance run` (under `deno run`), reachable through their Services'
+ * ClusterIPs.
  *
  * @module
  */
 import { parseArgs } from "node:util";
 import { startControlPlane } from "../harness/control_plane.ts";
+import { localImages } from "../harness/database_pods.ts";
+import { type Kubelet, startKubelet } from "../harness/kubelet/mod.ts";
+import { Sandbox } from "../harness/postgres.ts";
 
 const { values } = parseArgs({ args: Deno.args, options: { operator: { type: "boolean" } } });
 const root = new URL("../../", import.meta.url).pathname;
@@ -17,20 +24,44 @@ const cp = await startControlPlane();
 const stable = `${cp.dir}/../dbop-cluster.kubeconfig`;
 await Deno.copyFile(cp.kubeconfigPath, stable);
 const kubeconfig = await Deno.realPath(stable);
+const NAMESPACE = "kubelet-local";
+const kubectl = `${cp.binDir}/kubectl -n ${NAMESPACE}`;
+const jsonpath = (what: string, path: string) => `$(${kubectl} get ${what} -o jsonpath='${path}')`;
 say([
   "",
   "Control plane running. In another shell:",
   `  export KUBECONFIG=${kubeconfig}`,
   `  ${cp.binDir}/kubectl get nodes`,
-  values.operator
-    ? `  ${cp.binDir}/kubectl apply -f ${root}deploy/samples/minimal.yaml && ${cp.binDir}/kubectl get dbc -w`
-    : "",
+  ...values.operator
+    ? [
+      "Pods in the namespace kubelet-local run real PostgreSQL 15 (the emulated kubelet; other",
+      "namespaces' pods are faked by kwok):",
+      `  ${kubectl} apply -f ${root}deploy/samples/local.yaml`,
+      `  ${kubectl} wait --for=condition=Ready dbc/local --timeout=300s`,
+      `  PGPASSWORD=${jsonpath("secret local-app", "{.data.password}")}`,
+      `  PGPASSWORD=$(echo "$PGPASSWORD" | base64 -d) psql "host=${
+        jsonpath("service local-rw", "{.spec.clusterIP}")
+      } port=5432 user=app dbname=app sslmode=require"`,
+      "(the primary through local-rw's ClusterIP, a loopback address; the password is in the",
+      "Secret local-app)",
+    ]
+    : [],
   "Press Ctrl-C to stop.",
   "",
 ].join("\n"));
 
 let operator: Deno.ChildProcess | undefined;
+let kubelet: Kubelet | undefined;
+let sandbox: Sandbox | undefined;
 if (values.operator) {
+  await cp.kubectl(["create", "namespace", NAMESPACE]);
+  sandbox = await Sandbox.create({ prefix: "dbop-local-", major: 15 });
+  kubelet = await startKubelet({
+    kubeconfig: cp.kubeconfigPath,
+    sandbox,
+    namespaces: [NAMESPACE],
+    images: await localImages(sandbox),
+  });
   const crd = await cp.kubectl([
     "apply",
     "--server-side",
@@ -74,6 +105,8 @@ if (operator) {
   }
   await operator.status;
 }
+await kubelet?.[Symbol.asyncDispose]();
+await sandbox?.[Symbol.asyncDispose]();
 await cp.stop();
 // The real path: `stable` goes through the control plane directory, which stop() removed.
 await Deno.remove(kubeconfig).catch(() => {});

@@ -24,6 +24,7 @@ import { ensureCrd } from "./clusters.ts";
 import { type Kubelet, KUBELET_NAMESPACE_PREFIX, startKubelet } from "./kubelet/mod.ts";
 import { createNamespace, resourcesFor, type TestCluster } from "./mod.ts";
 import { startOperator, type TestOperator } from "./operator.ts";
+import type { LocalImage } from "./local_pod.ts";
 import { Sandbox } from "./postgres.ts";
 
 const MOD_TS = new URL("../../mod.ts", import.meta.url).href;
@@ -50,6 +51,27 @@ export interface DatabasePods extends AsyncDisposable {
   instanceStatus(cluster: string, pod: string): Promise<InstanceStatus | undefined>;
 }
 
+/**
+ * The images of dbop's pods as the kubelet runs them: `postgres:<major>` is the sandbox's
+ * PostgreSQL, and dbop's image holds a launcher of this checkout's `mod.ts` (written into
+ * the sandbox) where the compiled binary would be.
+ */
+export async function localImages(sandbox: Sandbox): Promise<Record<string, LocalImage>> {
+  const launcher = `${sandbox.root}/dbop-launcher`;
+  await Deno.writeTextFile(
+    launcher,
+    launcherScript({ execPath: Deno.execPath(), mainModule: MOD_TS }),
+  );
+  await Deno.chmod(launcher, 0o755);
+  return {
+    [`postgres:${sandbox.install.major}`]: {
+      path: [sandbox.install.binDir],
+      env: { LANG: "C.UTF-8" },
+    },
+    [DEFAULT_INSTANCE_IMAGE]: { files: { [INSTANCE_BINARY.image]: launcher } },
+  };
+}
+
 function decode(secret: V1Secret): Record<string, string> {
   return Object.fromEntries(Object.entries(secret.data ?? {}).map(([k, v]) => [k, atob(v)]));
 }
@@ -63,12 +85,6 @@ export async function databasePods(
   await ensureCrd(test);
   const namespace = await createNamespace(test, `${KUBELET_NAMESPACE_PREFIX}${prefix}`);
   const sandbox = await Sandbox.create({ prefix: "dbop-pods-", major: options.major });
-  const launcher = `${sandbox.root}/dbop-launcher`;
-  await Deno.writeTextFile(
-    launcher,
-    launcherScript({ execPath: Deno.execPath(), mainModule: MOD_TS }),
-  );
-  await Deno.chmod(launcher, 0o755);
   if (!announced) {
     announced = true;
     Deno.stderr.writeSync(new TextEncoder().encode(
@@ -76,15 +92,11 @@ export async function databasePods(
         "(deno compile cannot download denort here); PostgreSQL is the sandbox's\n",
     ));
   }
-  const postgres = { path: [sandbox.install.binDir], env: { LANG: "C.UTF-8" } };
   const kubelet = await startKubelet({
     kubeconfig: test.kubeconfigPath,
     sandbox,
     namespaces: [namespace],
-    images: {
-      [`postgres:${sandbox.install.major}`]: postgres,
-      [DEFAULT_INSTANCE_IMAGE]: { files: { [INSTANCE_BINARY.image]: launcher } },
-    },
+    images: await localImages(sandbox),
   });
   const operator = startOperator(test.kubeconfigPath, { namespaces: [namespace] });
   const resources = resourcesFor(test.kubeconfigPath);

@@ -9,7 +9,10 @@
 
 const ROOT = new URL("../../", import.meta.url).pathname;
 
-/** The Deno permissions dbop is compiled with (deno.json `compile` and `start`). */
+/**
+ * The Deno permissions of `deno task start`: the operator's. The compiled binary also has
+ * the instance manager's write and ffi (`BINARY_PERMISSIONS` in lib/instance/install.ts).
+ */
 export const DBOP_PERMISSIONS = [
   "--allow-env",
   "--allow-read",

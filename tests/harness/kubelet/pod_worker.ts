@@ -257,7 +257,8 @@ export class PodWorker {
     const namespace = pod.metadata!.namespace!;
     const name = pod.metadata!.name!;
     const sandbox = this.#ctx.sandbox;
-    const root = `${sandbox.root}/pods/${namespace}/${name}-${this.uid.slice(0, 8)}`;
+    // Short: a Unix socket's path must fit in 107 bytes, and pods put theirs in a volume.
+    const root = `${sandbox.root}/p/${this.uid.slice(0, 8)}`;
     const local = new LocalPod(sandbox, {
       name,
       spec: pod.spec!,

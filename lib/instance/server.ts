@@ -8,19 +8,25 @@
  *
  * @module
  */
-import { createHash, timingSafeEqual } from "node:crypto";
 import type { InstanceStatus } from "../api/mod.ts";
 
-function digest(text: string): Buffer {
-  return createHash("sha256").update(text).digest();
+async function digest(text: string): Promise<Uint8Array> {
+  return new Uint8Array(await crypto.subtle.digest("SHA-256", new TextEncoder().encode(text)));
 }
 
-/** Whether the request carries `Authorization: Bearer <token>`. */
-export function authorized(request: Request, token: string): boolean {
+/**
+ * Whether the request carries `Authorization: Bearer <token>`. Compares SHA-256 digests,
+ * which have one length, byte by byte without stopping early: no timing tells how much of
+ * a guess matched. (Web Crypto rather than node:crypto, which costs the pod ~5 MiB of RSS.)
+ */
+export async function authorized(request: Request, token: string): Promise<boolean> {
   const header = request.headers.get("authorization") ?? "";
   const match = /^Bearer (.+)$/.exec(header);
-  // Digests have one length, so timingSafeEqual never throws and leaks no length.
-  return match !== null && timingSafeEqual(digest(match[1]), digest(token));
+  if (match === null) return false;
+  const [given, expected] = await Promise.all([digest(match[1]), digest(token)]);
+  let difference = 0;
+  for (let i = 0; i < expected.length; i++) difference |= given[i] ^ expected[i];
+  return difference === 0;
 }
 
 /** What the endpoint serves. */
@@ -41,7 +47,7 @@ export function statusHandler(source: StatusSource, token: string): Deno.ServeHa
         : new Response("PostgreSQL does not accept connections\n", { status: 503 });
     }
     if (pathname !== "/status") return new Response("Not found\n", { status: 404 });
-    if (!authorized(request, token)) {
+    if (!await authorized(request, token)) {
       return new Response("Unauthorized\n", {
         status: 401,
         headers: { "www-authenticate": "Bearer" },

@@ -8,6 +8,7 @@
  * @module
  */
 import assert from "node:assert/strict";
+import { isDeepStrictEqual } from "node:util";
 import { parse } from "yaml";
 import { createNamespace, eventually, testCluster } from "./harness/mod.ts";
 import { startOperator, withOperator } from "./harness/operator.ts";
@@ -339,8 +340,10 @@ Deno.test({
     await eventually(
       "the instance Role narrowed back to its own cluster",
       async () =>
-        JSON.stringify((await getJson(cluster, ["get", "role", "pg-instance", "-n", ns])).rules) ===
-          JSON.stringify(role.rules) || undefined,
+        isDeepStrictEqual(
+          (await getJson(cluster, ["get", "role", "pg-instance", "-n", ns])).rules,
+          role.rules,
+        ) || undefined,
     );
     await eventually(
       "the ServiceAccount's token mounted again",

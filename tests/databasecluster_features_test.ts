@@ -2,13 +2,22 @@
  * Controller features beyond the basics: volume growth (expanded where the
  * StorageClass allows it, a condition where it does not), backups (a Job from
  * the CronJob completes and becomes status.lastBackup and BackupReady), the
- * PodMonitor (created once its CRD is installed, a message before), and a
- * cluster deleted while it is still being created.
+ * PodMonitor (created once its CRD is installed, a message before), a
+ * cluster deleted while it is still being created, and the instance
+ * managers' identity (ServiceAccount, Role, RoleBinding, status token
+ * Secret), whose real token reaches its own cluster and nothing else.
  *
  * @module
  */
 import assert from "node:assert/strict";
 import { parse } from "yaml";
+import type { Credentials } from "../lib/kube/mod.ts";
+import { ForbiddenError, KubeClient, Resources } from "../lib/kube/mod.ts";
+import { loadKubeConfig } from "../lib/kube/config.ts";
+import { DatabaseClusters } from "../lib/databasecluster/cache.ts";
+import { Pods, Secrets } from "../lib/databasecluster/kinds.ts";
+import { INSTANCE_FIELD_MANAGER } from "../lib/instance/cluster.ts";
+import { instanceRole } from "./harness/instances.ts";
 import { eventually, testCluster } from "./harness/mod.ts";
 import { withOperator } from "./harness/operator.ts";
 import {
@@ -180,5 +189,181 @@ Deno.test({
       if (res.code !== 0 || left !== "") throw new Error(`still there: ${left || res.stderr}`);
       return true;
     }, { timeoutMs: 90_000 });
+  }),
+});
+
+/** Our client authenticated by a bearer token alone, trusting the test cluster's CA. */
+async function resourcesWithToken(token: string, fieldManager: string): Promise<Resources> {
+  const admin = loadKubeConfig({ kubeconfig: cluster.kubeconfigPath }).credentials;
+  const { ca } = await admin.authenticate();
+  const credentials: Credentials = {
+    server: admin.server,
+    authenticate: () => Promise.resolve({ headers: { Authorization: `Bearer ${token}` }, ca }),
+    invalidate: () => {},
+  };
+  return new Resources(new KubeClient(credentials), { fieldManager });
+}
+
+async function refused(what: string, request: () => Promise<unknown>): Promise<void> {
+  await assert.rejects(request, (e) => e instanceof ForbiddenError, `${what} is refused`);
+}
+
+Deno.test({
+  name:
+    "each cluster gets its instance ServiceAccount, Role, RoleBinding and status token, and the token reaches only its own cluster",
+  sanitizeOps: false,
+  sanitizeResources: false,
+  fn: withOperator(cluster, "dbc-instance-rbac", async (ns) => {
+    await apply(ns, "pg", {});
+    await apply(ns, "other", {});
+    const dbc = await waitForPhase(cluster, ns, "pg", "Running");
+    await waitForPhase(cluster, ns, "other", "Running");
+    const owned = (obj: Obj, what: string) => {
+      const owner = obj.metadata.ownerReferences?.find((r: Obj) => r.controller);
+      assert.equal(owner?.uid, dbc.metadata.uid, `${what} is controlled by the cluster`);
+      assert.equal(owner?.blockOwnerDeletion, true);
+      assert.equal(obj.metadata.labels["app.kubernetes.io/managed-by"], "dbop");
+      assert.equal(obj.metadata.labels["database.example.com/cluster"], "pg");
+    };
+    const account = await getJson(cluster, ["get", "serviceaccount", "pg-instance", "-n", ns]);
+    owned(account, "ServiceAccount");
+    assert.equal(account.automountServiceAccountToken, true);
+    const role = await getJson(cluster, ["get", "role", "pg-instance", "-n", ns]);
+    owned(role, "Role");
+    assert.deepEqual(
+      role.rules,
+      instanceRole("pg", ns).rules,
+      "exactly the instance manager's needs (tests/harness/instances.ts)",
+    );
+    const binding = await getJson(cluster, ["get", "rolebinding", "pg-instance", "-n", ns]);
+    owned(binding, "RoleBinding");
+    assert.deepEqual(binding.roleRef, {
+      apiGroup: "rbac.authorization.k8s.io",
+      kind: "Role",
+      name: "pg-instance",
+    });
+    assert.deepEqual(binding.subjects, [
+      { kind: "ServiceAccount", name: "pg-instance", namespace: ns },
+    ]);
+    const secret = await getJson(cluster, ["get", "secret", "pg-status", "-n", ns]);
+    owned(secret, "Secret");
+    assert.equal(secret.type, "Opaque");
+    assert.deepEqual(Object.keys(secret.data), ["token"]);
+    const statusToken = atob(secret.data.token);
+    assert.match(statusToken, /^[A-Za-z0-9]{40}$/, "a generated token");
+    const otherSecret = await getJson(cluster, ["get", "secret", "other-status", "-n", ns]);
+    assert.notEqual(atob(otherSecret.data.token), statusToken, "one token per cluster");
+    const otherRole = await getJson(cluster, ["get", "role", "other-instance", "-n", ns]);
+    assert.deepEqual(otherRole.rules, instanceRole("other", ns).rules);
+
+    const token = (await cluster.kubectlOk([
+      "create",
+      "token",
+      "pg-instance",
+      "-n",
+      ns,
+      "--duration=10m",
+    ])).trim();
+    const asInstance = await resourcesWithToken(token, INSTANCE_FIELD_MANAGER);
+    try {
+      // What the instance manager does: get, list and watch its cluster by name, apply status.
+      const own = await asInstance.get(DatabaseClusters, "pg", { namespace: ns });
+      assert.equal(own.metadata?.uid, dbc.metadata.uid);
+      const byName = { namespace: ns, fieldSelector: "metadata.name=pg" };
+      const listed = await asInstance.list(DatabaseClusters, byName);
+      assert.deepEqual(listed.items.map((i) => i.metadata?.name), ["pg"]);
+      const stream = await asInstance.watch(DatabaseClusters, {
+        ...byName,
+        resourceVersion: listed.metadata.resourceVersion!,
+        timeoutSeconds: 1,
+      });
+      assert.equal(stream.status, 200, "the watch is allowed");
+      await stream.body?.cancel();
+      await asInstance.apply(DatabaseClusters, {
+        apiVersion: "database.example.com/v1",
+        kind: "DatabaseCluster",
+        metadata: { name: "pg", namespace: ns },
+        status: { systemIdentifier: "7400000000000000001" },
+      }, { subresource: "status" });
+      const written = await getJson(cluster, [
+        "get",
+        "dbc",
+        "pg",
+        "-n",
+        ns,
+        "--show-managed-fields",
+      ]);
+      assert.equal(written.status.systemIdentifier, "7400000000000000001");
+      assert.ok(
+        written.metadata.managedFields.some((f: Obj) =>
+          f.manager === INSTANCE_FIELD_MANAGER && f.subresource === "status"
+        ),
+        "written under the instance's field manager",
+      );
+
+      // Anything else is refused: another cluster, the whole namespace, the spec, Secrets, pods.
+      await refused(
+        "get of another cluster",
+        () => asInstance.get(DatabaseClusters, "other", { namespace: ns }),
+      );
+      await refused(
+        "list of another cluster by name",
+        () =>
+          asInstance.list(DatabaseClusters, {
+            namespace: ns,
+            fieldSelector: "metadata.name=other",
+          }),
+      );
+      await refused(
+        "list of every cluster",
+        () => asInstance.list(DatabaseClusters, { namespace: ns }),
+      );
+      await refused(
+        "a watch of every cluster",
+        () =>
+          asInstance.watch(DatabaseClusters, {
+            namespace: ns,
+            resourceVersion: listed.metadata.resourceVersion!,
+            timeoutSeconds: 1,
+          }),
+      );
+      await refused("status of another cluster", () =>
+        asInstance.apply(DatabaseClusters, {
+          apiVersion: "database.example.com/v1",
+          kind: "DatabaseCluster",
+          metadata: { name: "other", namespace: ns },
+          status: { systemIdentifier: "7400000000000000002" },
+        }, { subresource: "status" }));
+      await refused(
+        "a patch of its own cluster's spec",
+        () =>
+          asInstance.patch(DatabaseClusters, "pg", { spec: { replicas: 3 } }, { namespace: ns }),
+      );
+      await refused(
+        "its own status token Secret",
+        () => asInstance.get(Secrets, "pg-status", { namespace: ns }),
+      );
+      await refused("listing Secrets", () => asInstance.list(Secrets, { namespace: ns }));
+      await refused("listing pods", () => asInstance.list(Pods, { namespace: ns }));
+    } finally {
+      asInstance.client.close();
+    }
+    const other = await getJson(cluster, ["get", "dbc", "other", "-n", ns]);
+    assert.equal(other.status.systemIdentifier, undefined, "the other cluster is untouched");
+    const canI = async (...args: string[]) =>
+      (await cluster.kubectl([
+        "auth",
+        "can-i",
+        ...args,
+        "-n",
+        ns,
+        `--as=system:serviceaccount:${ns}:pg-instance`,
+      ])).stdout.trim();
+    assert.equal(await canI("watch", "databaseclusters/pg"), "yes");
+    assert.equal(await canI("patch", "databaseclusters/pg", "--subresource=status"), "yes");
+    assert.equal(await canI("delete", "databaseclusters/pg"), "no");
+    assert.equal(await canI("get", "databaseclusters/other"), "no");
+    assert.equal(await canI("get", "secrets/pg-status"), "no");
+    assert.equal(await canI("create", "pods"), "no");
   }),
 });

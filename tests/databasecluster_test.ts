@@ -2,11 +2,13 @@
  * The DatabaseCluster controller against the real control plane (kwok makes
  * pods Ready): the samples converge with every child named, labelled and
  * owned as promised, status and events follow; scale, minor upgrade, refused
- * major upgrade, drift correction and both deletion policies.
+ * major upgrade, drift correction (the instances' Role, RoleBinding,
+ * ServiceAccount and status token included) and both deletion policies.
  *
  * @module
  */
 import assert from "node:assert/strict";
+import { isDeepStrictEqual } from "node:util";
 import { parse } from "yaml";
 import { createNamespace, eventually, testCluster } from "./harness/mod.ts";
 import { startOperator, withOperator } from "./harness/operator.ts";
@@ -81,6 +83,10 @@ Deno.test({
           ["service", `${name}-headless`],
           ["secret", `${name}-superuser`],
           ["configmap", `${name}-config`],
+          ["secret", `${name}-status`],
+          ["serviceaccount", `${name}-instance`],
+          ["role", `${name}-instance`],
+          ["rolebinding", `${name}-instance`],
         ];
         if (!dbc.spec.security?.authentication?.existingSecret) {
           expected.push(["secret", `${name}-app`]);
@@ -287,6 +293,31 @@ Deno.test({
     ]);
     await cluster.kubectlOk(["delete", "configmap", "pg-config", "-n", ns]);
     await cluster.kubectlOk(["delete", "secret", "pg-app", "-n", ns]);
+    const role = await getJson(cluster, ["get", "role", "pg-instance", "-n", ns]);
+    const token = (await getJson(cluster, ["get", "secret", "pg-status", "-n", ns])).data.token;
+    const widened = [...role.rules, { apiGroups: [""], resources: ["secrets"], verbs: ["get"] }];
+    await cluster.kubectlOk([
+      "patch",
+      "role",
+      "pg-instance",
+      "-n",
+      ns,
+      "--type=merge",
+      "-p",
+      JSON.stringify({ rules: widened }),
+    ]);
+    await cluster.kubectlOk([
+      "patch",
+      "serviceaccount",
+      "pg-instance",
+      "-n",
+      ns,
+      "--type=merge",
+      "-p",
+      '{"automountServiceAccountToken":false}',
+    ]);
+    await cluster.kubectlOk(["delete", "rolebinding", "pg-instance", "-n", ns]);
+    await cluster.kubectlOk(["delete", "secret", "pg-status", "-n", ns]);
     await eventually(
       "the StatefulSet back at 1 replica",
       async () =>
@@ -306,6 +337,32 @@ Deno.test({
         (await cluster.kubectl(["get", "configmap", "pg-config", "-n", ns])).code === 0 ||
         undefined,
     );
+    await eventually(
+      "the instance Role narrowed back to its own cluster",
+      async () =>
+        isDeepStrictEqual(
+          (await getJson(cluster, ["get", "role", "pg-instance", "-n", ns])).rules,
+          role.rules,
+        ) || undefined,
+    );
+    await eventually(
+      "the ServiceAccount's token mounted again",
+      async () =>
+        (await getJson(cluster, ["get", "serviceaccount", "pg-instance", "-n", ns]))
+            .automountServiceAccountToken === true || undefined,
+    );
+    await eventually(
+      "the RoleBinding recreated",
+      async () =>
+        (await cluster.kubectl(["get", "rolebinding", "pg-instance", "-n", ns])).code === 0 ||
+        undefined,
+    );
+    const status = await eventually("the status token Secret recreated", async () => {
+      const res = await cluster.kubectl(["get", "secret", "pg-status", "-n", ns, "-o", "json"]);
+      return res.code === 0 ? JSON.parse(res.stdout) : undefined;
+    });
+    assert.notEqual(status.data.token, token, "a deleted status Secret gets a new token");
+    assert.match(atob(status.data.token), /^[A-Za-z0-9]{40}$/);
     const recreated = await eventually("the app Secret recreated", async () => {
       const res = await cluster.kubectl(["get", "secret", "pg-app", "-n", ns, "-o", "json"]);
       return res.code === 0 ? JSON.parse(res.stdout) : undefined;
@@ -343,11 +400,22 @@ Deno.test({
       async () =>
         (await cluster.kubectl(["get", "pvc", "data-drop-0", "-n", ns])).code !== 0 || undefined,
     );
-    await eventually(
-      "children collected",
-      async () =>
-        (await cluster.kubectl(["get", "statefulset", "keep", "-n", ns])).code !== 0 || undefined,
-    );
+    await eventually("children collected, the instances' identity and token too", async () => {
+      const res = await cluster.kubectl([
+        "get",
+        "statefulset/keep",
+        "serviceaccount/keep-instance",
+        "role/keep-instance",
+        "rolebinding/keep-instance",
+        "secret/keep-status",
+        "-n",
+        ns,
+        "-o",
+        "name",
+        "--ignore-not-found",
+      ]);
+      return res.code === 0 && res.stdout.trim() === "" ? true : undefined;
+    });
     const events = await getJson(cluster, ["get", "events.events.k8s.io", "-n", ns]);
     assert.ok(
       events.items.some((e: Obj) =>

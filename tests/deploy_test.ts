@@ -7,17 +7,21 @@
  * token and CA, a cluster converges through every path the ClusterRole
  * covers, SIGTERM stops it in time with the lease released, the audit log
  * shows every granted verb used and none refused (the role is sufficient and
- * minimal), and a role missing a rule is refused with a clear message.
+ * minimal; the instances' ServiceAccount, Role and RoleBinding included), a
+ * role missing a rule is refused with a clear message, and one missing a verb
+ * the instance Role grants cannot create that Role (RBAC's escalation check).
  *
  * @module
  */
 import assert from "node:assert/strict";
+import { isDeepStrictEqual } from "node:util";
 import { renderInstall } from "../lib/deploy/write_manifests.ts";
 import { buildClusterRole } from "../lib/deploy/rbac_manifests.ts";
 import { CLUSTER_RULES, LEADER_ELECTION_RULES } from "../lib/databasecluster/rbac.ts";
 import { ForbiddenError, KubeClient, Resources } from "../lib/kube/mod.ts";
 import { loadKubeConfig } from "../lib/kube/config.ts";
-import { ConfigMaps } from "../lib/databasecluster/kinds.ts";
+import { ConfigMaps, Roles } from "../lib/databasecluster/kinds.ts";
+import { instanceRules } from "../lib/databasecluster/specs/instance_rbac.ts";
 import {
   type ControlPlane,
   eventually,
@@ -74,6 +78,12 @@ async function exerciseEveryPath(cluster: TestCluster, ns: string): Promise<void
   };
   await cluster.kubectlOk(["apply", "-f", "-"], { stdin: JSON.stringify(manifest) });
   await waitForPhase(cluster, ns, "shop", "Running", 120_000);
+  // The instances' identity: created by dbop, which may grant the Role only what it holds.
+  const role = await getJson(cluster, ["get", "role", "shop-instance", "-n", ns]);
+  assert.deepEqual(role.rules, instanceRules("shop"));
+  await getJson(cluster, ["get", "serviceaccount", "shop-instance", "-n", ns]);
+  await getJson(cluster, ["get", "rolebinding", "shop-instance", "-n", ns]);
+  await getJson(cluster, ["get", "secret", "shop-status", "-n", ns]);
   await eventually(
     "the PodMonitor",
     async () =>
@@ -122,6 +132,27 @@ async function exerciseEveryPath(cluster: TestCluster, ns: string): Promise<void
       (await cluster.kubectl(["get", "configmap", "shop-config", "-n", ns])).code === 0 ||
       undefined,
   );
+  // A hand-widened instance Role is narrowed back (an update of a live Role, not a create).
+  await cluster.kubectlOk([
+    "patch",
+    "role",
+    "shop-instance",
+    "-n",
+    ns,
+    "--type=merge",
+    "-p",
+    JSON.stringify({
+      rules: [...instanceRules("shop"), { apiGroups: [""], resources: ["pods"], verbs: ["get"] }],
+    }),
+  ]);
+  await eventually(
+    "the instance Role narrowed back",
+    async () =>
+      isDeepStrictEqual(
+        (await getJson(cluster, ["get", "role", "shop-instance", "-n", ns])).rules,
+        instanceRules("shop"),
+      ) || undefined,
+  );
   await cluster.kubectlOk(["delete", "dbc", "shop", "-n", ns, "--timeout=120s"]);
   await eventually("every volume gone (deletionPolicy Delete)", async () => {
     const res = await cluster.kubectl(["get", "pvc", "-n", ns, "-o", "name"]);
@@ -138,7 +169,9 @@ const NOT_A_REQUEST_HERE: Record<string, string> = {
     "checked by the OwnerReferencesPermissionEnforcement admission plugin when children set " +
     "blockOwnerDeletion, not a request of its own (the last step shows the refusal without it)",
   "get databaseclusters.database.example.com":
-    "withFinalizer re-reads the cluster after a finalizer patch lost a race (tests/runtime_finalizer_test.ts)",
+    "withFinalizer re-reads the cluster after a finalizer patch lost a race (tests/runtime_finalizer_test.ts); " +
+    "and RBAC's escalation check lets dbop grant get in the instance Role only because it holds it " +
+    "(the step after shows the refusal without it)",
   "patch events.events.k8s.io":
     "a repeated event updates its series (tests/runtime_events_test.ts)",
 };
@@ -309,7 +342,26 @@ async function inCluster(cluster: TestCluster, cp: ControlPlane, dir: string): P
   report(
     `in-cluster: ${requests.length} audited requests used ${used.size} of ${granted.length} grants`,
   );
+  for (const line of auditSummary(requests, ["serviceaccounts", "roles", "rolebindings"])) {
+    report(`in-cluster audit: ${line}`);
+  }
   assert.deepEqual(unused, [], "every granted verb was used by a tested path");
+}
+
+/** One line per verb, resource and response code of the audited requests on `resources`. */
+function auditSummary(requests: AuditEvent[], resources: string[]): string[] {
+  const lines = new Map<string, Set<string>>();
+  for (const e of requests) {
+    const ref = e.objectRef!;
+    if (!resources.includes(ref.resource!)) continue;
+    const key = `${
+      grantKey(ref.apiGroup ?? "", ref.resource!, e.verb)
+    } -> ${e.responseStatus?.code}`;
+    const names = lines.get(key) ?? new Set();
+    names.add(ref.name ? `${ref.namespace}/${ref.name}` : "(all namespaces)");
+    lines.set(key, names);
+  }
+  return [...lines].sort().map(([key, names]) => `${key}: ${[...names].join(", ")}`);
 }
 
 async function withRole(
@@ -393,6 +445,68 @@ async function finalizersRuleNeeded(
   });
 }
 
+/**
+ * RBAC's escalation check, as dbop meets it: without one verb the instance Role grants
+ * (here `get` of databaseclusters), dbop cannot create that Role; it holds the verbs,
+ * not `escalate` or `bind`.
+ */
+async function instanceRoleNeedsHeldGrants(
+  cluster: TestCluster,
+  cp: ControlPlane,
+  dir: string,
+): Promise<void> {
+  const role = buildClusterRole() as Obj;
+  assert.ok(
+    !role.rules.some((r: Obj) => r.verbs.includes("escalate") || r.verbs.includes("bind")),
+    "no escalate or bind",
+  );
+  role.rules = role.rules.map((r: Obj) =>
+    r.resources.includes("databaseclusters")
+      ? { ...r, verbs: r.verbs.filter((v: string) => v !== "get") }
+      : r
+  );
+  await cluster.kubectlOk(["apply", "-f", "-"], { stdin: JSON.stringify(role) });
+  await serviceAccountFiles(cluster, cp, `${dir}/serviceaccount`);
+  const env = inClusterEnv(cp, `${dir}/home`);
+  const asDbop = new Resources(
+    new KubeClient(
+      loadKubeConfig({ serviceAccountDir: `${dir}/serviceaccount`, env: (n) => env[n] })
+        .credentials,
+    ),
+    { fieldManager: FIELD_MANAGER },
+  );
+  const instanceRole = {
+    apiVersion: "rbac.authorization.k8s.io/v1",
+    kind: "Role",
+    metadata: { name: "escalation-instance", namespace: "inside" },
+    rules: instanceRules("escalation"),
+  };
+  try {
+    // RBAC changes reach the authorizer's cache asynchronously: wait for the refusal.
+    const refusal = await eventually("the instance Role refused", async () => {
+      try {
+        await asDbop.apply(Roles, instanceRole, { dryRun: true });
+        return undefined;
+      } catch (error) {
+        return error instanceof ForbiddenError ? error : undefined;
+      }
+    });
+    assert.match(refusal.message, /is attempting to grant RBAC permissions not currently held/);
+    assert.match(refusal.message, /databaseclusters.*get/s);
+  } finally {
+    await cluster.kubectlOk(["apply", "-f", `${ROOT}deploy/rbac/role.yaml`]);
+  }
+  await eventually("the instance Role allowed with the shipped ClusterRole", async () => {
+    try {
+      await asDbop.apply(Roles, instanceRole, { dryRun: true });
+      return true;
+    } catch {
+      return undefined;
+    }
+  });
+  asDbop.client.close();
+}
+
 Deno.test({
   name:
     "manifests apply, dbop runs out of and in the cluster with least-privilege RBAC, and the role is minimal",
@@ -425,6 +539,10 @@ Deno.test({
       await t.step(
         "without databaseclusters/finalizers a child owned with blockOwnerDeletion is refused",
         () => finalizersRuleNeeded(cluster, cp, dir),
+      );
+      await t.step(
+        "without a verb the instance Role grants, dbop cannot create that Role (escalation check)",
+        () => instanceRoleNeedsHeldGrants(cluster, cp, dir),
       );
       failed = false;
     } finally {

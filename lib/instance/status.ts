@@ -47,7 +47,8 @@ function check(value: unknown, shape: Record<string, `${Kind}${"" | "?"}`>, what
     const actual = (value as Record<string, unknown>)[field];
     const nullable = kind.endsWith("?");
     if (nullable && actual === null) continue;
-    if (typeof actual !== kind.replace("?", "")) {
+    const type: string = typeof actual;
+    if (type !== kind.replace("?", "")) {
       throw new Error(`${what}.${field} is ${JSON.stringify(actual)}, not a ${kind}`);
     }
   }

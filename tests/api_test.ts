@@ -98,6 +98,7 @@ Deno.test("the samples are accepted", async () => {
       "\n",
     );
     assert.deepEqual(names.sort(), [
+      `databasecluster.${GROUP}/local`,
       `databasecluster.${GROUP}/minimal`,
       `databasecluster.${GROUP}/my-database-cluster`,
       `databasecluster.${GROUP}/orders`,

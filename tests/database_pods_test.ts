@@ -12,7 +12,7 @@ import { podName } from "../lib/databasecluster/names.ts";
 import { databasePods } from "./harness/database_pods.ts";
 import { eventually, testCluster } from "./harness/mod.ts";
 import { POSTGRES_MAJORS } from "./harness/postgres.ts";
-import { query } from "./harness/psql.ts";
+import { psql, query } from "./harness/psql.ts";
 
 const test = testCluster();
 const external = Deno.env.get("TEST_KUBECONFIG") !== undefined;
@@ -75,6 +75,28 @@ for (const major of POSTGRES_MAJORS) {
       await eventually("rows on a replica through -ro", async () => {
         return await query(env.sandbox, ro, "SELECT count(*) FROM t") === "100" ? true : undefined;
       });
+
+      // Deleting the app Secret rotates its password: PostgreSQL follows, with no restart.
+      const startedAt = statuses[0]!.postmasterStartTime;
+      const rotatedAt = performance.now();
+      await test.kubectlOk(["delete", "secret", `${name}-app`, "-n", env.namespace]);
+      const fresh = await eventually("a new app Secret", async () => {
+        const secret = await env.secret(`${name}-app`).catch(() => undefined);
+        return secret && secret.password !== app.password ? secret : undefined;
+      });
+      await eventually("the new app password accepted through -rw", async () => {
+        const ok = await psql(env.sandbox, { ...rw, password: fresh.password }, "SELECT 1");
+        return ok.code === 0 ? true : undefined;
+      });
+      report(
+        `app Secret deleted: the regenerated password works after ${
+          Math.round(performance.now() - rotatedAt)
+        } ms`,
+      );
+      const old = await psql(env.sandbox, rw, "SELECT 1");
+      assert.match(old.stderr, /password authentication failed/, "the old password is refused");
+      const after = await env.instanceStatus(name, pods[0]);
+      assert.equal(after?.postmasterStartTime, startedAt, "the primary did not restart");
     },
   });
 }

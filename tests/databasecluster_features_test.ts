@@ -17,7 +17,6 @@ import { loadKubeConfig } from "../lib/kube/config.ts";
 import { DatabaseClusters } from "../lib/databasecluster/cache.ts";
 import { Pods, Secrets } from "../lib/databasecluster/kinds.ts";
 import { INSTANCE_FIELD_MANAGER } from "../lib/instance/cluster.ts";
-import { instanceRole } from "./harness/instances.ts";
 import { eventually, testCluster } from "./harness/mod.ts";
 import { withOperator } from "./harness/operator.ts";
 import {
@@ -230,11 +229,27 @@ Deno.test({
     assert.equal(account.automountServiceAccountToken, true);
     const role = await getJson(cluster, ["get", "role", "pg-instance", "-n", ns]);
     owned(role, "Role");
-    assert.deepEqual(
-      role.rules,
-      instanceRole("pg", ns).rules,
-      "exactly the instance manager's needs (tests/harness/instances.ts)",
-    );
+    const rules = (name: string) => [
+      {
+        apiGroups: ["database.example.com"],
+        resources: ["databaseclusters"],
+        resourceNames: [name],
+        verbs: ["get", "list", "watch"],
+      },
+      {
+        apiGroups: ["database.example.com"],
+        resources: ["databaseclusters/status"],
+        resourceNames: [name],
+        verbs: ["patch"],
+      },
+      {
+        apiGroups: [""],
+        resources: ["secrets"],
+        resourceNames: [`${name}-superuser`, `${name}-replication`, `${name}-app`],
+        verbs: ["list", "watch"],
+      },
+    ];
+    assert.deepEqual(role.rules, rules("pg"), "exactly the instance manager's needs");
     const binding = await getJson(cluster, ["get", "rolebinding", "pg-instance", "-n", ns]);
     owned(binding, "RoleBinding");
     assert.deepEqual(binding.roleRef, {
@@ -254,7 +269,7 @@ Deno.test({
     const otherSecret = await getJson(cluster, ["get", "secret", "other-status", "-n", ns]);
     assert.notEqual(atob(otherSecret.data.token), statusToken, "one token per cluster");
     const otherRole = await getJson(cluster, ["get", "role", "other-instance", "-n", ns]);
-    assert.deepEqual(otherRole.rules, instanceRole("other", ns).rules);
+    assert.deepEqual(otherRole.rules, rules("other"));
 
     const token = (await cluster.kubectlOk([
       "create",
@@ -301,7 +316,15 @@ Deno.test({
         "written under the instance's field manager",
       );
 
-      // Anything else is refused: another cluster, the whole namespace, the spec, Secrets, pods.
+      // Its credential Secrets, by name, as the instance manager follows them.
+      const appSecret = await asInstance.list(Secrets, {
+        namespace: ns,
+        fieldSelector: "metadata.name=pg-app",
+      });
+      assert.deepEqual(appSecret.items.map((s) => s.metadata?.name), ["pg-app"]);
+
+      // Anything else is refused: another cluster, the whole namespace, the spec, other
+      // Secrets, pods.
       await refused(
         "get of another cluster",
         () => asInstance.get(DatabaseClusters, "other", { namespace: ns }),
@@ -344,6 +367,14 @@ Deno.test({
         () => asInstance.get(Secrets, "pg-status", { namespace: ns }),
       );
       await refused("listing Secrets", () => asInstance.list(Secrets, { namespace: ns }));
+      await refused(
+        "another cluster's credentials",
+        () => asInstance.list(Secrets, { namespace: ns, fieldSelector: "metadata.name=other-app" }),
+      );
+      await refused(
+        "its status token Secret by name",
+        () => asInstance.list(Secrets, { namespace: ns, fieldSelector: "metadata.name=pg-status" }),
+      );
       await refused("listing pods", () => asInstance.list(Pods, { namespace: ns }));
     } finally {
       asInstance.client.close();
@@ -364,6 +395,8 @@ Deno.test({
     assert.equal(await canI("delete", "databaseclusters/pg"), "no");
     assert.equal(await canI("get", "databaseclusters/other"), "no");
     assert.equal(await canI("get", "secrets/pg-status"), "no");
+    assert.equal(await canI("watch", "secrets/pg-app"), "yes");
+    assert.equal(await canI("get", "secrets/pg-app"), "no");
     assert.equal(await canI("create", "pods"), "no");
   }),
 });

@@ -80,7 +80,10 @@ async function exerciseEveryPath(cluster: TestCluster, ns: string): Promise<void
   await waitForPhase(cluster, ns, "shop", "Running", 120_000);
   // The instances' identity: created by dbop, which may grant the Role only what it holds.
   const role = await getJson(cluster, ["get", "role", "shop-instance", "-n", ns]);
-  assert.deepEqual(role.rules, instanceRules("shop"));
+  assert.deepEqual(
+    role.rules,
+    instanceRules("shop", ["shop-superuser", "shop-replication", "owner"]),
+  );
   await getJson(cluster, ["get", "serviceaccount", "shop-instance", "-n", ns]);
   await getJson(cluster, ["get", "rolebinding", "shop-instance", "-n", ns]);
   await getJson(cluster, ["get", "secret", "shop-status", "-n", ns]);
@@ -142,7 +145,11 @@ async function exerciseEveryPath(cluster: TestCluster, ns: string): Promise<void
     "--type=merge",
     "-p",
     JSON.stringify({
-      rules: [...instanceRules("shop"), { apiGroups: [""], resources: ["pods"], verbs: ["get"] }],
+      rules: [...instanceRules("shop", ["shop-superuser", "shop-replication", "owner"]), {
+        apiGroups: [""],
+        resources: ["pods"],
+        verbs: ["get"],
+      }],
     }),
   ]);
   await eventually(
@@ -150,7 +157,7 @@ async function exerciseEveryPath(cluster: TestCluster, ns: string): Promise<void
     async () =>
       isDeepStrictEqual(
         (await getJson(cluster, ["get", "role", "shop-instance", "-n", ns])).rules,
-        instanceRules("shop"),
+        instanceRules("shop", ["shop-superuser", "shop-replication", "owner"]),
       ) || undefined,
   );
   await cluster.kubectlOk(["delete", "dbc", "shop", "-n", ns, "--timeout=120s"]);
@@ -479,7 +486,11 @@ async function instanceRoleNeedsHeldGrants(
     apiVersion: "rbac.authorization.k8s.io/v1",
     kind: "Role",
     metadata: { name: "escalation-instance", namespace: "inside" },
-    rules: instanceRules("escalation"),
+    rules: instanceRules("escalation", [
+      "escalation-superuser",
+      "escalation-replication",
+      "escalation-app",
+    ]),
   };
   try {
     // RBAC changes reach the authorizer's cache asynchronously: wait for the refusal.

@@ -13,6 +13,9 @@
  *    `status.targetPrimary` changes (stopped, and decided again), or until
  *    SIGTERM (fast shutdown within the bound, then the manager exits).
  *
+ * Alongside, the credentials follow the Secrets (`credentials.ts`): the
+ * primary applies changed passwords, every instance rewrites its passfile.
+ *
  * @module
  */
 import { getLogger } from "@logtape/logtape";
@@ -26,6 +29,12 @@ import {
   writeReplicationPassfile,
 } from "./bootstrap.ts";
 import type { ClusterView } from "./cluster.ts";
+import {
+  type Credentials,
+  currentCredentials,
+  passwordChanges,
+  type SecretsView,
+} from "./credentials.ts";
 import { readLocalData, runSql } from "./commands.ts";
 import type { InstanceOptions } from "./options.ts";
 import { Postmaster } from "./postmaster.ts";
@@ -46,7 +55,12 @@ type Role = "primary" | "standby";
 export class InstanceManager {
   #options: InstanceOptions;
   #cluster: ClusterView;
+  #secrets: SecretsView | undefined;
   #clock: Clock;
+  #role: Role | undefined;
+  #fallback: Credentials;
+  /** What PostgreSQL was last given; undefined until the primary first applied them all. */
+  #applied: Credentials | undefined;
   #postmaster: Postmaster | undefined;
   #accepting = false;
   #waiting: { reason: string; message: string } | undefined;
@@ -54,10 +68,21 @@ export class InstanceManager {
   /** How many times PostgreSQL was restarted after exiting on its own. */
   restarts = 0;
 
-  constructor(options: InstanceOptions, cluster: ClusterView, deps: { clock?: Clock } = {}) {
-    this.#options = options;
+  constructor(
+    options: InstanceOptions,
+    cluster: ClusterView,
+    deps: { clock?: Clock; secrets?: SecretsView } = {},
+  ) {
+    // A copy: the passwords in it follow the Secrets.
+    this.#options = structuredClone(options);
     this.#cluster = cluster;
+    this.#secrets = deps.secrets;
     this.#clock = deps.clock ?? systemClock;
+    this.#fallback = {
+      superuser: options.superuserPassword,
+      replication: options.replication.password,
+      app: options.app && { user: options.app.user, password: options.app.password },
+    };
   }
 
   /** Sends `signal` to PostgreSQL when it runs (SIGHUP: reload the configuration). */
@@ -90,10 +115,53 @@ export class InstanceManager {
 
   /** Runs the instance until `signal` aborts, then stops PostgreSQL within the bound. */
   async run(signal: AbortSignal): Promise<void> {
+    const following = this.#followCredentials(signal);
     while (!signal.aborted) {
       const role = await this.#bootstrap(signal);
       if (role === undefined) break;
       await this.#supervise(role, signal);
+    }
+    await following;
+  }
+
+  /** Keeps the passwords in use equal to the Secrets' until `signal` aborts. */
+  async #followCredentials(signal: AbortSignal): Promise<void> {
+    const secrets = this.#secrets;
+    if (!secrets) return;
+    const names = this.#options.secrets;
+    while (!signal.aborted) {
+      const wanted = currentCredentials(this.#fallback, {
+        superuser: names.superuser ? secrets.data(names.superuser) : undefined,
+        replication: names.replication ? secrets.data(names.replication) : undefined,
+        app: names.app ? secrets.data(names.app) : undefined,
+      });
+      await this.#use(wanted);
+      await secrets.changed(signal, this.#applied ? RECHECK_MS : 1_000);
+    }
+  }
+
+  /** Uses `wanted` from now on, and gives PostgreSQL what changed when this is the primary. */
+  async #use(wanted: Credentials): Promise<void> {
+    const options = this.#options;
+    const replicationChanged = wanted.replication !== options.replication.password;
+    options.superuserPassword = wanted.superuser;
+    options.replication.password = wanted.replication;
+    if (options.app && wanted.app) options.app.password = wanted.app.password;
+    if (replicationChanged && this.#role === "standby") await writeReplicationPassfile(options);
+    if (this.#role !== "primary" || !this.ready()) return;
+    const changes = passwordChanges(
+      { superuser: "postgres", replication: options.replication.user },
+      wanted,
+      this.#applied,
+    );
+    if (changes.length === 0) return;
+    try {
+      await runSql(options, ["SET log_statement = 'none';", ...changes].join("\n") + "\n");
+      logger.info("Applied {count} password(s) from the Secrets", { count: changes.length });
+      this.#applied = structuredClone(wanted);
+    } catch (error) {
+      this.#lastError = `Cannot apply the passwords: ${(error as Error).message}`;
+      logger.warn("{error}", { error: this.#lastError });
     }
   }
 
@@ -179,6 +247,7 @@ export class InstanceManager {
       const target = this.#cluster.facts?.targetPrimary;
       return target !== undefined && (target === this.#options.pod) !== (role === "primary");
     };
+    this.#role = role;
     while (!signal.aborted && !roleChanged()) {
       const postmaster = await this.#start(role);
       const started = this.#clock.now();
@@ -216,6 +285,7 @@ export class InstanceManager {
       const outcome = await postmaster.stop(this.#options.stopTimeoutMs);
       this.#accepting = false;
       logger.info("Stopped PostgreSQL ({why}): {outcome} shutdown", { why, outcome });
+      this.#role = undefined;
       return;
     }
   }

@@ -20,6 +20,7 @@ import { loadInCluster } from "../kube/in_cluster.ts";
 import { Resources } from "../kube/resources.ts";
 import { configureLogging, LOG_LEVELS } from "../runtime/logging.ts";
 import { ClusterView, INSTANCE_FIELD_MANAGER } from "./cluster.ts";
+import { SecretsView } from "./credentials.ts";
 import { spawnedChildren } from "./commands.ts";
 import { installSelf } from "./install.ts";
 import { InstanceManager } from "./manager.ts";
@@ -54,7 +55,9 @@ export async function runInstanceCommand(args: string[]): Promise<number> {
 
   const stop = new AbortController();
   const view = new ClusterView(resources, { namespace: options.namespace, name: options.cluster });
-  const manager = new InstanceManager(options, view);
+  const secretNames = Object.values(options.secrets).filter((n): n is string => n !== undefined);
+  const secrets = new SecretsView(resources, options.namespace, secretNames);
+  const manager = new InstanceManager(options, view, { secrets });
   const onStop = () => stop.abort();
   const onReload = () => manager.forward("SIGHUP");
   Deno.addSignalListener("SIGTERM", onStop);
@@ -70,9 +73,11 @@ export async function runInstanceCommand(args: string[]): Promise<number> {
     token: options.status.token,
     signal: stop.signal,
   });
-  const watching = view.run(stop.signal).catch((error) => {
-    if (!stop.signal.aborted) logger.error("The cluster watch ended: {error}", { error });
-  });
+  const watching = Promise.all([view.run(stop.signal), secrets.run(stop.signal)]).catch(
+    (error) => {
+      if (!stop.signal.aborted) logger.error("A watch ended: {error}", { error });
+    },
+  );
   logger.info("Instance manager of {pod} started (cluster {namespace}/{cluster})", {
     pod: options.pod,
     namespace: options.namespace,

@@ -36,6 +36,8 @@ export interface InstanceOptions {
   stopTimeoutMs: number;
   /** Service-account directory (token, ca.crt, namespace) for the API server. */
   serviceAccountDir: string;
+  /** Names of the credential Secrets to follow; a changed password is applied by the primary. */
+  secrets: { superuser?: string; replication?: string; app?: string };
 }
 
 /** A variable of the pod's environment is missing or invalid. */
@@ -103,5 +105,10 @@ export function instanceOptionsFromEnv(env: (name: string) => string | undefined
     stopTimeoutMs: number("DBOP_STOP_TIMEOUT_SECONDS", 30, [1, 3600]) * 1000,
     serviceAccountDir: env("DBOP_SERVICE_ACCOUNT_DIR") ||
       "/var/run/secrets/kubernetes.io/serviceaccount",
+    secrets: {
+      superuser: env("DBOP_SUPERUSER_SECRET") || undefined,
+      replication: env("DBOP_REPLICATION_SECRET") || undefined,
+      app: env("DBOP_APP_SECRET") || undefined,
+    },
   };
 }

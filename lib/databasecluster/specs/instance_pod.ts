@@ -129,6 +129,10 @@ function instanceEnv(cluster: DatabaseCluster): V1EnvVar[] {
     value("DBOP_STATUS_PORT", String(STATUS_PORT)),
     fromSecret("DBOP_STATUS_TOKEN", statusTokenSecretName(name), "token"),
     value("DBOP_STOP_TIMEOUT_SECONDS", String(STOP_TIMEOUT_SECONDS)),
+    // The Secrets the instance manager follows, so a changed password reaches PostgreSQL.
+    value("DBOP_SUPERUSER_SECRET", superuserSecretName(name)),
+    value("DBOP_REPLICATION_SECRET", replicationSecretName(name)),
+    value("DBOP_APP_SECRET", app),
     // Kubernetes' default, spelled out so the pod names every path it reads.
     value("DBOP_SERVICE_ACCOUNT_DIR", SERVICE_ACCOUNT_DIR),
   );

@@ -3,10 +3,11 @@
  * `<c>-instance` the cluster's pods run as, the Role `<c>-instance` with
  * exactly what `dbop instance run` needs (read and watch its own
  * DatabaseCluster, by name; server-side apply `status.systemIdentifier` to
- * it) and the RoleBinding that grants that Role to that ServiceAccount. The
- * Role names the cluster in `resourceNames`, so an instance can neither read
- * nor write another cluster of its namespace, and it grants nothing else: no
- * Secrets, no pods. The operator can create this Role only because it holds
+ * it; list and watch its credential Secrets, by name, so the primary applies
+ * a changed password) and the RoleBinding that grants that Role to that
+ * ServiceAccount. The Role names the cluster and the Secrets in
+ * `resourceNames`, so an instance can neither read nor write another
+ * cluster's, and it grants nothing else: no other Secret, no pods. The operator can create this Role only because it holds
  * every permission it grants (RBAC's escalation check; see `../rbac.ts`).
  *
  * @module
@@ -18,8 +19,13 @@ import type {
   V1ServiceAccount,
 } from "@kubernetes/client-node";
 import { DATABASE_CLUSTER, type DatabaseCluster } from "../../api/mod.ts";
-import { instanceServiceAccountName } from "../names.ts";
+import {
+  instanceServiceAccountName,
+  replicationSecretName,
+  superuserSecretName,
+} from "../names.ts";
 import { childMetadata, clusterName, clusterNamespace } from "./common.ts";
+import { appCredentialsSecretName } from "./secrets.ts";
 
 const RBAC_GROUP = "rbac.authorization.k8s.io";
 
@@ -30,12 +36,23 @@ function metadata(cluster: DatabaseCluster) {
   });
 }
 
+/** The credential Secrets an instance manager follows: superuser, replication, application. */
+export function instanceSecretNames(cluster: DatabaseCluster): string[] {
+  const name = clusterName(cluster);
+  return [
+    superuserSecretName(name),
+    replicationSecretName(name),
+    appCredentialsSecretName(cluster),
+  ];
+}
+
 /**
  * The rules of the instance Role for cluster `name`: get, list and watch of that one
  * DatabaseCluster (list and watch go with `fieldSelector=metadata.name=<c>`, which RBAC
- * allows with `resourceNames`), and patch of its status (server-side apply).
+ * allows with `resourceNames`), patch of its status (server-side apply), and list and
+ * watch of the credential `secrets`, the same way.
  */
-export function instanceRules(name: string): V1PolicyRule[] {
+export function instanceRules(name: string, secrets: string[]): V1PolicyRule[] {
   return [
     {
       apiGroups: [DATABASE_CLUSTER.group],
@@ -49,6 +66,7 @@ export function instanceRules(name: string): V1PolicyRule[] {
       resourceNames: [name],
       verbs: ["patch"],
     },
+    { apiGroups: [""], resources: ["secrets"], resourceNames: secrets, verbs: ["list", "watch"] },
   ];
 }
 
@@ -69,7 +87,7 @@ export function buildInstanceRole(cluster: DatabaseCluster): V1Role {
     apiVersion: `${RBAC_GROUP}/v1`,
     kind: "Role",
     metadata: metadata(cluster),
-    rules: instanceRules(clusterName(cluster)),
+    rules: instanceRules(clusterName(cluster), instanceSecretNames(cluster)),
   };
 }
 

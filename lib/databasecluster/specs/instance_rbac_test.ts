@@ -25,7 +25,7 @@ Deno.test("buildInstanceServiceAccount() names the instances' identity <c>-insta
   assert.equal(account.automountServiceAccountToken, true);
 });
 
-Deno.test("buildInstanceRole() grants exactly get, list, watch of its own cluster and patch of its status", () => {
+Deno.test("buildInstanceRole() grants exactly its own cluster, its status and its credential Secrets", () => {
   const role = buildInstanceRole(testCluster());
   assert.equal(role.apiVersion, "rbac.authorization.k8s.io/v1");
   assert.equal(role.kind, "Role");
@@ -43,13 +43,24 @@ Deno.test("buildInstanceRole() grants exactly get, list, watch of its own cluste
       resourceNames: ["pg"],
       verbs: ["patch"],
     },
+    {
+      apiGroups: [""],
+      resources: ["secrets"],
+      resourceNames: ["pg-superuser", "pg-replication", "pg-app"],
+      verbs: ["list", "watch"],
+    },
   ]);
+  const own = buildInstanceRole(
+    testCluster({ security: { authentication: { existingSecret: "owner" } } }),
+  );
+  assert.deepEqual(own.rules?.[2].resourceNames, ["pg-superuser", "pg-replication", "owner"]);
 });
 
 Deno.test("buildInstanceRole() names only its own cluster, whatever the cluster is called", () => {
   const role = buildInstanceRole(testCluster({}, { name: "orders", namespace: "shop" }));
   assert.equal(role.metadata?.name, "orders-instance");
-  assert.ok(role.rules?.every((rule) => rule.resourceNames?.join() === "orders"));
+  assert.ok(role.rules?.slice(0, 2).every((rule) => rule.resourceNames?.join() === "orders"));
+  assert.ok(role.rules?.[2].resourceNames?.every((name) => name.startsWith("orders-")));
 });
 
 Deno.test("buildInstanceRole() grants nothing the operator's ClusterRole does not hold (RBAC escalation check)", () => {

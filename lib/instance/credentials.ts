@@ -1,0 +1,145 @@
+/**
+ * Credentials follow the Secrets. The instance manager watches the
+ * cluster's credential Secrets by name (superuser, replication, application
+ * owner: the Role allows exactly those) and keeps the latest passwords. On
+ * the primary, a password that differs from the one last applied is set with
+ * `ALTER ROLE ... PASSWORD` (hashed by the server's `password_encryption`,
+ * no restart); every instance rewrites its replication passfile, which libpq
+ * reads at each connection, so a standby reconnects with the new password.
+ * After a start, the primary applies them all once: PostgreSQL then holds
+ * what the Secrets hold, whatever changed while it was down.
+ *
+ * @module
+ */
+import { getLogger } from "@logtape/logtape";
+import { type Resources, resourceType } from "../kube/resources.ts";
+import type { KubeObject } from "../runtime/types.ts";
+import { watch } from "../runtime/watcher.ts";
+import { quoteIdent, quoteLiteral } from "./sql.ts";
+
+type SecretObject = KubeObject & { data?: Record<string, string> };
+
+const Secrets = resourceType<SecretObject>("", "v1", "Secret");
+
+const logger = getLogger(["dbop", "instance", "credentials"]);
+
+/** The passwords an instance uses and the primary applies. */
+export interface Credentials {
+  superuser: string;
+  replication: string;
+  app?: { user: string; password: string };
+}
+
+function decode(base64: string): string {
+  return new TextDecoder().decode(Uint8Array.from(atob(base64), (c) => c.charCodeAt(0)));
+}
+
+/** The latest data of some Secrets of one namespace, by name, from one watch each. */
+export class SecretsView {
+  #resources: Resources;
+  #namespace: string;
+  #names: string[];
+  #data = new Map<string, Record<string, string>>();
+  #waiters: (() => void)[] = [];
+
+  constructor(resources: Resources, namespace: string, names: string[]) {
+    this.#resources = resources;
+    this.#namespace = namespace;
+    this.#names = [...new Set(names)];
+  }
+
+  /** The decoded data of Secret `name` as last seen; undefined before it is seen or once deleted. */
+  data(name: string): Record<string, string> | undefined {
+    return this.#data.get(name);
+  }
+
+  /** Watches until `signal` aborts. */
+  async run(signal: AbortSignal): Promise<void> {
+    await Promise.all(this.#names.map(async (name) => {
+      const events = watch<SecretObject>(this.#resources, Secrets, signal, {
+        namespace: this.#namespace,
+        fieldSelector: `metadata.name=${name}`,
+        onError: (error) => logger.warn("Watching Secret {name} failed: {error}", { name, error }),
+      });
+      for await (const event of events) {
+        const object = event.type === "Listed"
+          ? event.items[0]
+          : event.type === "Deleted"
+          ? undefined
+          : event.object;
+        if (object) {
+          const data = Object.entries(object.data ?? {}).map(([k, v]) => [k, decode(v)]);
+          this.#data.set(name, Object.fromEntries(data));
+        } else {
+          this.#data.delete(name);
+        }
+        for (const wake of this.#waiters.splice(0)) wake();
+      }
+    }));
+  }
+
+  /** Resolves at the next change, after `timeoutMs`, or when `signal` aborts. */
+  changed(signal: AbortSignal, timeoutMs: number): Promise<void> {
+    return new Promise((resolve) => {
+      const done = () => {
+        clearTimeout(timer);
+        signal.removeEventListener("abort", done);
+        resolve();
+      };
+      const timer = setTimeout(done, timeoutMs);
+      signal.addEventListener("abort", done, { once: true });
+      this.#waiters.push(done);
+    });
+  }
+}
+
+/**
+ * The credentials now: each Secret's password where it holds one, else `fallback` (the
+ * pod's environment, read when the pod started).
+ */
+export function currentCredentials(
+  fallback: Credentials,
+  secrets: {
+    superuser?: Record<string, string>;
+    replication?: Record<string, string>;
+    app?: Record<string, string>;
+  },
+): Credentials {
+  const password = (data: Record<string, string> | undefined, otherwise: string) =>
+    data?.password ? data.password : otherwise;
+  const credentials: Credentials = {
+    superuser: password(secrets.superuser, fallback.superuser),
+    replication: password(secrets.replication, fallback.replication),
+  };
+  if (fallback.app) {
+    credentials.app = {
+      user: fallback.app.user,
+      password: password(secrets.app, fallback.app.password),
+    };
+  }
+  return credentials;
+}
+
+/**
+ * The statements that bring PostgreSQL from `applied` to `wanted` (everything when nothing
+ * was applied yet); empty when they agree. The role names are fixed when the pod starts.
+ */
+export function passwordChanges(
+  roles: { superuser: string; replication: string },
+  wanted: Credentials,
+  applied: Credentials | undefined,
+): string[] {
+  const changes: string[] = [];
+  const alter = (role: string, password: string) =>
+    `ALTER ROLE ${quoteIdent(role)} WITH PASSWORD ${quoteLiteral(password)};`;
+  if (wanted.superuser !== applied?.superuser) {
+    changes.push(alter(roles.superuser, wanted.superuser));
+  }
+  if (wanted.replication !== applied?.replication) {
+    changes.push(alter(roles.replication, wanted.replication));
+  }
+  if (wanted.app && wanted.app.password !== applied?.app?.password) {
+    changes.push(alter(wanted.app.user, wanted.app.password));
+  }
+  return changes;
+}

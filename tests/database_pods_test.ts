@@ -100,3 +100,80 @@ for (const major of POSTGRES_MAJORS) {
     },
   });
 }
+
+Deno.test({
+  name: "switching md5 to scram-sha-256 re-hashes the passwords, so the same password still works",
+  ignore: external,
+  sanitizeOps: false,
+  sanitizeResources: false,
+  async fn() {
+    await using env = await databasePods(test, "rehash", { major: 15 });
+    const name = "pg";
+    const manifest = (type: string) => ({
+      apiVersion: "database.example.com/v1",
+      kind: "DatabaseCluster",
+      metadata: { name },
+      spec: {
+        replicas: 2,
+        version: "15",
+        storage: { size: "1Gi" },
+        security: { authentication: { type } },
+      },
+    });
+    await env.apply(manifest("md5"));
+    const pods = [0, 1].map((ordinal) => podName(name, ordinal));
+    const running = () =>
+      eventually("both instances running, the standby streaming", async () => {
+        const all = await Promise.all(pods.map((pod) => env.instanceStatus(name, pod)));
+        const ok = all.every((s) => s?.postgres === "running") &&
+          all[1]?.walReceiverStreaming === true;
+        return ok ? all : undefined;
+      }, { timeoutMs: 180_000, intervalMs: 500 }).catch((error) => {
+        throw new Error(`${error.message}\n${env.logTails(pods)}`);
+      });
+    await running();
+    const app = await env.secret(`${name}-app`);
+    const rw = {
+      host: env.serviceAddress(`${name}-rw`),
+      port: 5432,
+      user: app.username,
+      dbname: app.dbname,
+      password: app.password,
+      sslmode: "require",
+    };
+    const socket = () => {
+      const local = env.kubelet.localPod(env.namespace, `${name}-0`);
+      return {
+        host: local.hostPath("/var/run/postgresql"),
+        port: 5432,
+        user: "postgres",
+        dbname: "postgres",
+      };
+    };
+    const hashes = async () =>
+      await query(
+        env.sandbox,
+        socket(),
+        "SELECT string_agg(rolname || ':' || left(rolpassword, 3), ',' ORDER BY rolname) " +
+          "FROM pg_authid WHERE rolpassword IS NOT NULL",
+      );
+    assert.equal(await hashes(), `${app.username}:md5,postgres:md5,streaming_replica:md5`);
+    assert.equal(await query(env.sandbox, rw, "SELECT 1"), "1");
+
+    const before = (await env.pod(`${name}-0`))!.metadata!.uid;
+    await env.apply(manifest("scram-sha-256"));
+    await eventually("the primary's pod replaced by the rolling update", async () => {
+      const pod = await env.pod(`${name}-0`);
+      return pod && pod.metadata!.uid !== before ? true : undefined;
+    }, { timeoutMs: 180_000 });
+    await running();
+    await eventually(
+      "the passwords re-hashed as SCRAM",
+      async () =>
+        await hashes() === `${app.username}:SCR,postgres:SCR,streaming_replica:SCR`
+          ? true
+          : undefined,
+    );
+    assert.equal(await query(env.sandbox, rw, "SELECT 1"), "1", "the same password still works");
+  },
+});

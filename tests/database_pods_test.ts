@@ -117,7 +117,7 @@ Deno.test({
         replicas: 2,
         version: "15",
         storage: { size: "1Gi" },
-        security: { authentication: { type } },
+        security: { authentication: { type } as Record<string, string> },
       },
     });
     await env.apply(manifest("md5"));
@@ -175,5 +175,44 @@ Deno.test({
           : undefined,
     );
     assert.equal(await query(env.sandbox, rw, "SELECT 1"), "1", "the same password still works");
+
+    // Renaming the application owner renames the role: what it owns follows, and its password.
+    await query(env.sandbox, rw, "CREATE TABLE owned (id int)");
+    const renamed = manifest("scram-sha-256");
+    renamed.spec.security.authentication = { type: "scram-sha-256", username: "shop" };
+    await env.apply(renamed);
+    const shop = { ...rw, user: "shop" };
+    await eventually(
+      "the owner renamed to shop",
+      async () => (await psql(env.sandbox, shop, "SELECT 1")).code === 0 ? true : undefined,
+    );
+    assert.equal((await env.secret(`${name}-app`)).username, "shop");
+    assert.equal(
+      await query(env.sandbox, shop, "SELECT tableowner FROM pg_tables WHERE tablename = 'owned'"),
+      "shop",
+    );
+    assert.equal(
+      await query(
+        env.sandbox,
+        socket(),
+        `SELECT count(*) FROM pg_roles WHERE rolname = '${app.username}'`,
+      ),
+      "0",
+    );
+    // The database keeps its name: the API server refuses a change.
+    const moved = manifest("scram-sha-256");
+    moved.spec.security.authentication = {
+      type: "scram-sha-256",
+      username: "shop",
+      database: "other",
+    };
+    const refused = await test.kubectl(["apply", "-n", env.namespace, "-f", "-"], {
+      stdin: JSON.stringify(moved),
+    });
+    assert.notEqual(refused.code, 0);
+    assert.match(
+      refused.stderr,
+      /Cannot change database: the application database keeps its name "app"/,
+    );
   },
 });

@@ -138,22 +138,31 @@ function authenticationSchema() {
     ),
     username: username.optional().describe(
       'Application owner role, created with a generated password; "app" when unset. ' +
-        "Must be unset with existingSecret, which supplies the username.",
+        "Must be unset with existingSecret, which supplies the username. Changing it renames " +
+        "the role, which keeps what it owns and its password.",
     ),
     database: database.default("app").describe(
-      'Application database, owned by the application owner. Defaults to "app".',
+      'Application database, owned by the application owner. Defaults to "app". Immutable.',
     ),
     existingSecret: objectName("existingSecret").optional().describe(
       "A kubernetes.io/basic-auth Secret (keys username and password) with the application " +
         "owner's credentials, used instead of generated ones.",
     ),
   }).describe("The application owner and its database.");
-  return defaulted(withRule(authentication, {
+  const exclusive = withRule(authentication, {
     rule: "!has(self.existingSecret) || !has(self.username)",
     message: "Cannot set both existingSecret and username: the username comes from the Secret",
     fieldPath: ".username",
     reason: "FieldValueForbidden",
     check: (value) => value.existingSecret === undefined || value.username === undefined,
+  });
+  // Renaming a database fails while anyone is connected to it: create a new cluster instead.
+  return defaulted(withTransitionRule(exclusive, {
+    rule: "self.database == oldSelf.database",
+    message: "Cannot change database: the application database keeps its name",
+    messageExpression:
+      `'Cannot change database: the application database keeps its name "' + oldSelf.database + '"'`,
+    fieldPath: ".database",
   }));
 }
 

@@ -113,7 +113,7 @@ export function currentCredentials(
   };
   if (fallback.app) {
     credentials.app = {
-      user: fallback.app.user,
+      user: secrets.app?.username ? secrets.app.username : fallback.app.user,
       password: password(secrets.app, fallback.app.password),
     };
   }
@@ -121,8 +121,10 @@ export function currentCredentials(
 }
 
 /**
- * The statements that bring PostgreSQL from `applied` to `wanted` (everything when nothing
- * was applied yet); empty when they agree. The role names are fixed when the pod starts.
+ * The statements (psql, with `\gexec`) that bring PostgreSQL from `applied` to `wanted`
+ * (everything when nothing was applied yet); empty when they agree. A new application owner
+ * name renames the old role, which keeps what it owns (a rename clears an md5 password, so
+ * the password is set again); a role that does not exist is created.
  */
 export function passwordChanges(
   roles: { superuser: string; replication: string },
@@ -138,8 +140,24 @@ export function passwordChanges(
   if (wanted.replication !== applied?.replication) {
     changes.push(alter(roles.replication, wanted.replication));
   }
-  if (wanted.app && wanted.app.password !== applied?.app?.password) {
-    changes.push(alter(wanted.app.user, wanted.app.password));
+  const app = wanted.app;
+  if (!app) return changes;
+  const renamed = applied?.app !== undefined && applied.app.user !== app.user;
+  if (renamed) {
+    const [from, to] = [quoteLiteral(applied!.app!.user), quoteLiteral(app.user)];
+    changes.push(
+      `SELECT format('ALTER ROLE %I RENAME TO %I', ${from}, ${to}) WHERE EXISTS ` +
+        `(SELECT FROM pg_roles WHERE rolname = ${from}) AND NOT EXISTS ` +
+        `(SELECT FROM pg_roles WHERE rolname = ${to}) \\gexec`,
+    );
+  }
+  if (renamed || app.password !== applied?.app?.password) {
+    const name = quoteLiteral(app.user);
+    changes.push(
+      `SELECT format('CREATE ROLE %I LOGIN', ${name}) WHERE NOT EXISTS ` +
+        `(SELECT FROM pg_roles WHERE rolname = ${name}) \\gexec`,
+      alter(app.user, app.password),
+    );
   }
   return changes;
 }

@@ -18,14 +18,35 @@ Deno.test("currentCredentials() takes each Secret's password, else the pod's env
 });
 
 Deno.test("passwordChanges() sets everything once, then only what changed, quoted", () => {
+  const createApp = "SELECT format('CREATE ROLE %I LOGIN', 'app') WHERE NOT EXISTS " +
+    "(SELECT FROM pg_roles WHERE rolname = 'app') \\gexec";
   assert.deepEqual(passwordChanges(roles, fallback, undefined), [
     "ALTER ROLE \"postgres\" WITH PASSWORD 's0';",
     "ALTER ROLE \"streaming_replica\" WITH PASSWORD 'r0';",
+    createApp,
     "ALTER ROLE \"app\" WITH PASSWORD 'a0';",
   ]);
   assert.deepEqual(passwordChanges(roles, fallback, fallback), []);
   const rotated = { ...fallback, app: { user: "app", password: "it's new" } };
   assert.deepEqual(passwordChanges(roles, rotated, fallback), [
+    createApp,
     "ALTER ROLE \"app\" WITH PASSWORD 'it''s new';",
   ]);
+});
+
+Deno.test("passwordChanges() renames the application owner when its name changes", () => {
+  const renamed = { ...fallback, app: { user: "shop", password: "a0" } };
+  const changes = passwordChanges(roles, renamed, fallback);
+  assert.equal(
+    changes[0],
+    "SELECT format('ALTER ROLE %I RENAME TO %I', 'app', 'shop') WHERE EXISTS " +
+      "(SELECT FROM pg_roles WHERE rolname = 'app') AND NOT EXISTS " +
+      "(SELECT FROM pg_roles WHERE rolname = 'shop') \\gexec",
+  );
+  assert.equal(changes.at(-1), "ALTER ROLE \"shop\" WITH PASSWORD 'a0';");
+});
+
+Deno.test("currentCredentials() takes the application owner's name from its Secret", () => {
+  const now = currentCredentials(fallback, { app: { username: "shop", password: "a1" } });
+  assert.deepEqual(now.app, { user: "shop", password: "a1" });
 });

@@ -10,6 +10,7 @@
 import assert from "node:assert/strict";
 import { podName } from "../lib/databasecluster/names.ts";
 import { databasePods } from "./harness/database_pods.ts";
+import { getJson } from "./harness/clusters.ts";
 import { eventually, testCluster } from "./harness/mod.ts";
 import { POSTGRES_MAJORS } from "./harness/postgres.ts";
 import { psql, query } from "./harness/psql.ts";
@@ -213,6 +214,82 @@ Deno.test({
     assert.match(
       refused.stderr,
       /Cannot change database: the application database keeps its name "app"/,
+    );
+  },
+});
+
+Deno.test({
+  name:
+    "a primary whose volume is lost waits instead of running initdb; the standby keeps the rows",
+  ignore: external,
+  sanitizeOps: false,
+  sanitizeResources: false,
+  async fn() {
+    await using env = await databasePods(test, "lost", { major: 15 });
+    const name = "pg";
+    await env.apply({
+      apiVersion: "database.example.com/v1",
+      kind: "DatabaseCluster",
+      metadata: { name },
+      spec: { replicas: 2, version: "15", storage: { size: "1Gi" } },
+    });
+    const pods = [0, 1].map((ordinal) => podName(name, ordinal));
+    await eventually("both instances running, the standby streaming", async () => {
+      const all = await Promise.all(pods.map((pod) => env.instanceStatus(name, pod)));
+      return all[0]?.postgres === "running" && all[1]?.walReceiverStreaming ? true : undefined;
+    }, { timeoutMs: 180_000, intervalMs: 500 }).catch((error) => {
+      throw new Error(`${error.message}\n${env.logTails(pods)}`);
+    });
+    const app = await env.secret(`${name}-app`);
+    const rw = {
+      host: env.serviceAddress(`${name}-rw`),
+      port: 5432,
+      user: app.username,
+      dbname: app.dbname,
+      password: app.password,
+      sslmode: "require",
+    };
+    await query(env.sandbox, rw, "CREATE TABLE t AS SELECT generate_series(1, 500) AS id");
+    const standbySocket = () => ({
+      host: env.kubelet.localPod(env.namespace, pods[1]).hostPath("/var/run/postgresql"),
+      port: 5432,
+      user: "postgres",
+      dbname: "app",
+    });
+    await eventually(
+      "the rows on the standby",
+      async () =>
+        await query(env.sandbox, standbySocket(), "SELECT count(*) FROM t") === "500"
+          ? true
+          : undefined,
+    );
+    const recorded = (await getJson(test, ["get", "dbc", name, "-n", env.namespace])).status;
+    assert.match(recorded.systemIdentifier, /^\d+$/);
+
+    // The volume goes, then its pod: the StatefulSet makes both anew, the volume empty.
+    const before = (await env.pod(pods[0]))!.metadata!.uid;
+    await test.kubectlOk(["delete", "pvc", `data-${pods[0]}`, "-n", env.namespace, "--wait=false"]);
+    await test.kubectlOk(["delete", "pod", pods[0], "-n", env.namespace]);
+    const waiting = await eventually("the new primary pod waiting", async () => {
+      const pod = await env.pod(pods[0]);
+      if (!pod || pod.metadata!.uid === before) return undefined;
+      const status = await env.instanceStatus(name, pods[0]);
+      return status?.waiting ? status : undefined;
+    }, { timeoutMs: 120_000 });
+    assert.equal(waiting.waiting?.reason, "PrimaryDataLost");
+    assert.equal(waiting.postgres, "stopped");
+    const pgdata = env.kubelet.localPod(env.namespace, pods[0]).hostPath(
+      "/var/lib/postgresql/data/pgdata",
+    );
+    assert.equal(await Deno.stat(`${pgdata}/PG_VERSION`).then(() => true, () => false), false);
+    const log = env.kubelet.logs(env.namespace, pods[0], "postgres");
+    assert.doesNotMatch(log, /Created database/, "no initdb in the new pod");
+    assert.equal(await query(env.sandbox, standbySocket(), "SELECT count(*) FROM t"), "500");
+    const dbc = (await getJson(test, ["get", "dbc", name, "-n", env.namespace])).status;
+    assert.equal(
+      dbc.systemIdentifier,
+      recorded.systemIdentifier,
+      "the cluster's database is unchanged",
     );
   },
 });

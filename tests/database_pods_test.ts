@@ -291,5 +291,15 @@ Deno.test({
       recorded.systemIdentifier,
       "the cluster's database is unchanged",
     );
+    const warning = await eventually("a PrimaryDataLost event on the cluster", async () => {
+      const events = await getJson(test, ["get", "events.events.k8s.io", "-n", env.namespace]);
+      // deno-lint-ignore no-explicit-any
+      return events.items.find((e: any) => e.reason === "PrimaryDataLost");
+    });
+    assert.equal(warning.type, "Warning");
+    assert.equal(warning.regarding.kind, "DatabaseCluster");
+    assert.equal(warning.regarding.name, name);
+    assert.equal(warning.reportingController, "database.example.com/dbop-instance");
+    assert.match(warning.note, /pg-0: .*data directory is empty/);
   },
 });

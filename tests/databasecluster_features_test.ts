@@ -248,6 +248,7 @@ Deno.test({
         resourceNames: [`${name}-superuser`, `${name}-replication`, `${name}-app`],
         verbs: ["list", "watch"],
       },
+      { apiGroups: ["events.k8s.io"], resources: ["events"], verbs: ["create", "patch"] },
     ];
     assert.deepEqual(role.rules, rules("pg"), "exactly the instance manager's needs");
     const binding = await getJson(cluster, ["get", "rolebinding", "pg-instance", "-n", ns]);

@@ -37,6 +37,7 @@ export class ClusterView {
   #namespace: string;
   #name: string;
   #facts: ClusterFacts | undefined;
+  #object: ClusterObject | undefined;
   #waiters: (() => void)[] = [];
 
   constructor(resources: Resources, cluster: { namespace: string; name: string }) {
@@ -48,6 +49,11 @@ export class ClusterView {
   /** The facts last seen; `undefined` before the first list or after a deletion. */
   get facts(): ClusterFacts | undefined {
     return this.#facts;
+  }
+
+  /** The DatabaseCluster last seen, for events about it. */
+  get object(): KubeObject | undefined {
+    return this.#object;
   }
 
   /** Watches until `signal` aborts. */
@@ -65,6 +71,7 @@ export class ClusterView {
   }
 
   #set(object: ClusterObject | undefined): void {
+    this.#object = object;
     const status = object?.status;
     this.#facts = object
       ? { targetPrimary: status?.targetPrimary, systemIdentifier: status?.systemIdentifier }

@@ -22,6 +22,7 @@ import { getLogger } from "@logtape/logtape";
 import type { InstanceStatus } from "../api/mod.ts";
 import { exponentialDelay } from "../runtime/backoff.ts";
 import { type Clock, sleepWith, systemClock } from "../runtime/clock.ts";
+import type { EventRecorder } from "../runtime/events.ts";
 import {
   cloneStandby,
   initPrimary,
@@ -46,6 +47,9 @@ const logger = getLogger(["dbop", "instance"]);
 
 /** How long a wait for the cluster to change lasts before deciding again anyway. */
 const RECHECK_MS = 10_000;
+/** Waits that need a person, reported as Warning events on the cluster. */
+const DATA_PROBLEMS = ["PrimaryDataLost", "SystemIdentifierMismatch"];
+
 /** A server up this long has recovered: its next crash restarts it at once again. */
 const HEALTHY_AFTER_MS = 60_000;
 
@@ -56,6 +60,7 @@ export class InstanceManager {
   #options: InstanceOptions;
   #cluster: ClusterView;
   #secrets: SecretsView | undefined;
+  #events: EventRecorder | undefined;
   #clock: Clock;
   #role: Role | undefined;
   #fallback: Credentials;
@@ -71,12 +76,13 @@ export class InstanceManager {
   constructor(
     options: InstanceOptions,
     cluster: ClusterView,
-    deps: { clock?: Clock; secrets?: SecretsView } = {},
+    deps: { clock?: Clock; secrets?: SecretsView; events?: EventRecorder } = {},
   ) {
     // A copy: the passwords in it follow the Secrets.
     this.#options = structuredClone(options);
     this.#cluster = cluster;
     this.#secrets = deps.secrets;
+    this.#events = deps.events;
     this.#clock = deps.clock ?? systemClock;
     this.#fallback = {
       superuser: options.superuserPassword,
@@ -236,6 +242,16 @@ export class InstanceManager {
         reason: waiting.reason,
         detail: waiting.message,
       });
+      // What a person must look at: data that is gone, or that belongs to another database.
+      const cluster = this.#cluster.object;
+      if (cluster && DATA_PROBLEMS.includes(waiting.reason)) {
+        this.#events?.record(cluster, {
+          type: "Warning",
+          reason: waiting.reason,
+          action: "Bootstrap",
+          note: `${this.#options.pod}: ${waiting.message}`,
+        });
+      }
     }
     this.#waiting = { reason: waiting.reason, message: waiting.message };
   }

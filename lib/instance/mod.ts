@@ -18,6 +18,8 @@ import { getLogger } from "@logtape/logtape";
 import { KubeClient } from "../kube/client.ts";
 import { loadInCluster } from "../kube/in_cluster.ts";
 import { Resources } from "../kube/resources.ts";
+import { DATABASE_CLUSTER } from "../api/constants.ts";
+import { EventRecorder } from "../runtime/events.ts";
 import { configureLogging, LOG_LEVELS } from "../runtime/logging.ts";
 import { ClusterView, INSTANCE_FIELD_MANAGER } from "./cluster.ts";
 import { SecretsView } from "./credentials.ts";
@@ -57,7 +59,11 @@ export async function runInstanceCommand(args: string[]): Promise<number> {
   const view = new ClusterView(resources, { namespace: options.namespace, name: options.cluster });
   const secretNames = Object.values(options.secrets).filter((n): n is string => n !== undefined);
   const secrets = new SecretsView(resources, options.namespace, secretNames);
-  const manager = new InstanceManager(options, view, { secrets });
+  const events = new EventRecorder(resources, {
+    reportingController: `${DATABASE_CLUSTER.group}/dbop-instance`,
+    reportingInstance: options.pod,
+  });
+  const manager = new InstanceManager(options, view, { secrets, events });
   const onStop = () => stop.abort();
   const onReload = () => manager.forward("SIGHUP");
   Deno.addSignalListener("SIGTERM", onStop);
@@ -92,6 +98,7 @@ export async function runInstanceCommand(args: string[]): Promise<number> {
     Deno.removeSignalListener("SIGHUP", onReload);
     await Promise.allSettled([server.finished, watching]);
     reaper.stop();
+    await events.flush();
     client.close();
   }
   logger.info("Instance manager of {pod} stopped", { pod: options.pod });

@@ -4,7 +4,7 @@
  * exactly what `dbop instance run` needs (read and watch its own
  * DatabaseCluster, by name; server-side apply `status.systemIdentifier` to
  * it; list and watch its credential Secrets, by name, so the primary applies
- * a changed password) and the RoleBinding that grants that Role to that
+ * a changed password; create and patch Events) and the RoleBinding that grants that Role to that
  * ServiceAccount. The Role names the cluster and the Secrets in
  * `resourceNames`, so an instance can neither read nor write another
  * cluster's, and it grants nothing else: no other Secret, no pods. The operator can create this Role only because it holds
@@ -67,6 +67,8 @@ export function instanceRules(name: string, secrets: string[]): V1PolicyRule[] {
       verbs: ["patch"],
     },
     { apiGroups: [""], resources: ["secrets"], resourceNames: secrets, verbs: ["list", "watch"] },
+    // Warnings about the cluster (an empty primary volume, another database's data).
+    { apiGroups: ["events.k8s.io"], resources: ["events"], verbs: ["create", "patch"] },
   ];
 }
 

@@ -49,6 +49,7 @@ Deno.test("buildInstanceRole() grants exactly its own cluster, its status and it
       resourceNames: ["pg-superuser", "pg-replication", "pg-app"],
       verbs: ["list", "watch"],
     },
+    { apiGroups: ["events.k8s.io"], resources: ["events"], verbs: ["create", "patch"] },
   ]);
   const own = buildInstanceRole(
     testCluster({ security: { authentication: { existingSecret: "owner" } } }),

@@ -46,14 +46,7 @@ for (const major of POSTGRES_MAJORS) {
         },
       });
       const pods = [0, 1, 2].map((ordinal) => podName(name, ordinal));
-      const statuses = await eventually("three instances running, two streaming", async () => {
-        const all = await Promise.all(pods.map((pod) => env.instanceStatus(name, pod)));
-        const ok = all.every((s) => s?.postgres === "running") &&
-          all.slice(1).every((s) => s?.walReceiverStreaming === true);
-        return ok ? all : undefined;
-      }, { timeoutMs: 60_000, intervalMs: 500 }).catch((error) => {
-        throw new Error(`${error.message}\n${env.logTails(pods)}`);
-      });
+      const statuses = await env.running(name, 3);
       report(
         `PostgreSQL ${major}: 3 instances bootstrapped through the kubelet in ${
           ((performance.now() - started) / 1000).toFixed(1)
@@ -122,17 +115,7 @@ Deno.test({
       },
     });
     await env.apply(manifest("md5"));
-    const pods = [0, 1].map((ordinal) => podName(name, ordinal));
-    const running = () =>
-      eventually("both instances running, the standby streaming", async () => {
-        const all = await Promise.all(pods.map((pod) => env.instanceStatus(name, pod)));
-        const ok = all.every((s) => s?.postgres === "running") &&
-          all[1]?.walReceiverStreaming === true;
-        return ok ? all : undefined;
-      }, { timeoutMs: 180_000, intervalMs: 500 }).catch((error) => {
-        throw new Error(`${error.message}\n${env.logTails(pods)}`);
-      });
-    await running();
+    await env.running(name, 2);
     const app = await env.secret(`${name}-app`);
     const rw = {
       host: env.serviceAddress(`${name}-rw`),
@@ -167,7 +150,7 @@ Deno.test({
       const pod = await env.pod(`${name}-0`);
       return pod && pod.metadata!.uid !== before ? true : undefined;
     }, { timeoutMs: 180_000 });
-    await running();
+    await env.running(name, 2);
     await eventually(
       "the passwords re-hashed as SCRAM",
       async () =>
@@ -234,12 +217,7 @@ Deno.test({
       spec: { replicas: 2, version: "15", storage: { size: "1Gi" } },
     });
     const pods = [0, 1].map((ordinal) => podName(name, ordinal));
-    await eventually("both instances running, the standby streaming", async () => {
-      const all = await Promise.all(pods.map((pod) => env.instanceStatus(name, pod)));
-      return all[0]?.postgres === "running" && all[1]?.walReceiverStreaming ? true : undefined;
-    }, { timeoutMs: 180_000, intervalMs: 500 }).catch((error) => {
-      throw new Error(`${error.message}\n${env.logTails(pods)}`);
-    });
+    await env.running(name, 2);
     const app = await env.secret(`${name}-app`);
     const rw = {
       host: env.serviceAddress(`${name}-rw`),

@@ -73,15 +73,11 @@ function ready(pod: V1Pod | undefined): boolean {
 /** Applies `name` and waits until its instances run and its standbys stream. */
 async function bootstrap(env: DatabasePods, name: string, manifest: unknown, replicas: number) {
   await env.apply(manifest);
+  await env.running(name, replicas);
   const pods = Array.from({ length: replicas }, (_, i) => `${name}-${i}`);
-  await eventually(`"${name}" running with ${replicas - 1} streaming standby(s)`, async () => {
-    const statuses = await Promise.all(pods.map((pod) => env.instanceStatus(name, pod)));
-    const up = statuses.every((s) => s?.postgres === "running") &&
-      statuses.slice(1).every((s) => s?.walReceiverStreaming === true);
+  await eventually(`the pods of "${name}" Ready`, async () => {
     const all = await Promise.all(pods.map((pod) => env.pod(pod)));
-    return up && all.every(ready) ? true : undefined;
-  }, { timeoutMs: 180_000, intervalMs: 500 }).catch((error) => {
-    throw new Error(`${error.message}\n${env.logTails(pods)}`);
+    return all.every(ready) ? true : undefined;
   });
 }
 

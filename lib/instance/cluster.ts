@@ -13,6 +13,7 @@ import { DATABASE_CLUSTER, DATABASE_CLUSTER_API_VERSION } from "../api/constants
 import { type Resources, resourceType } from "../kube/resources.ts";
 import type { KubeObject } from "../runtime/types.ts";
 import { watch } from "../runtime/watcher.ts";
+import { Changes } from "./changes.ts";
 import type { ClusterFacts } from "./role.ts";
 
 /** The field manager of the instance managers' writes. */
@@ -38,7 +39,7 @@ export class ClusterView {
   #name: string;
   #facts: ClusterFacts | undefined;
   #object: ClusterObject | undefined;
-  #waiters: (() => void)[] = [];
+  #changes = new Changes();
 
   constructor(resources: Resources, cluster: { namespace: string; name: string }) {
     this.#resources = resources;
@@ -76,21 +77,12 @@ export class ClusterView {
     this.#facts = object
       ? { targetPrimary: status?.targetPrimary, systemIdentifier: status?.systemIdentifier }
       : undefined;
-    for (const wake of this.#waiters.splice(0)) wake();
+    this.#changes.notify();
   }
 
   /** Resolves at the next change, after `timeoutMs`, or when `signal` aborts. */
   changed(signal: AbortSignal, timeoutMs: number): Promise<void> {
-    return new Promise((resolve) => {
-      const done = () => {
-        clearTimeout(timer);
-        signal.removeEventListener("abort", done);
-        resolve();
-      };
-      const timer = setTimeout(done, timeoutMs);
-      signal.addEventListener("abort", done, { once: true });
-      this.#waiters.push(done);
-    });
+    return this.#changes.next(signal, timeoutMs);
   }
 
   /** Records the database system identifier of a new cluster in its status. */

@@ -15,6 +15,7 @@ import { getLogger } from "@logtape/logtape";
 import { type Resources, resourceType } from "../kube/resources.ts";
 import type { KubeObject } from "../runtime/types.ts";
 import { watch } from "../runtime/watcher.ts";
+import { Changes } from "./changes.ts";
 import { quoteIdent, quoteLiteral } from "./sql.ts";
 
 type SecretObject = KubeObject & { data?: Record<string, string> };
@@ -40,7 +41,7 @@ export class SecretsView {
   #namespace: string;
   #names: string[];
   #data = new Map<string, Record<string, string>>();
-  #waiters: (() => void)[] = [];
+  #changes = new Changes();
 
   constructor(resources: Resources, namespace: string, names: string[]) {
     this.#resources = resources;
@@ -73,23 +74,14 @@ export class SecretsView {
         } else {
           this.#data.delete(name);
         }
-        for (const wake of this.#waiters.splice(0)) wake();
+        this.#changes.notify();
       }
     }));
   }
 
   /** Resolves at the next change, after `timeoutMs`, or when `signal` aborts. */
   changed(signal: AbortSignal, timeoutMs: number): Promise<void> {
-    return new Promise((resolve) => {
-      const done = () => {
-        clearTimeout(timer);
-        signal.removeEventListener("abort", done);
-        resolve();
-      };
-      const timer = setTimeout(done, timeoutMs);
-      signal.addEventListener("abort", done, { once: true });
-      this.#waiters.push(done);
-    });
+    return this.#changes.next(signal, timeoutMs);
   }
 }
 

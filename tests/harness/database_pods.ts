@@ -22,7 +22,7 @@ import { launcherScript } from "../../lib/instance/install.ts";
 import type { Resources } from "../../lib/kube/mod.ts";
 import { ensureCrd } from "./clusters.ts";
 import { type Kubelet, KUBELET_NAMESPACE_PREFIX, startKubelet } from "./kubelet/mod.ts";
-import { createNamespace, resourcesFor, type TestCluster } from "./mod.ts";
+import { createNamespace, eventually, resourcesFor, type TestCluster } from "./mod.ts";
 import { startOperator, type TestOperator } from "./operator.ts";
 import type { LocalImage } from "./local_pod.ts";
 import { Sandbox } from "./postgres.ts";
@@ -45,6 +45,11 @@ export interface DatabasePods extends AsyncDisposable {
   secret(name: string): Promise<Record<string, string>>;
   /** The address a Service name resolves to in the pods (its ClusterIP). */
   serviceAddress(name: string): string;
+  /**
+   * Waits until the `replicas` instances of `cluster` run PostgreSQL and every standby
+   * streams; fails with the instances' last output lines.
+   */
+  running(cluster: string, replicas: number, timeoutMs?: number): Promise<InstanceStatus[]>;
   /** The last lines each container of `pods` printed, for a failure's message. */
   logTails(pods: string[], lines?: number): string;
   /** Instance `pod`'s status endpoint, with the cluster's token; undefined if it does not answer. */
@@ -100,12 +105,68 @@ export async function databasePods(
   });
   const operator = startOperator(test.kubeconfigPath, { namespaces: [namespace] });
   const resources = resourcesFor(test.kubeconfigPath);
+  const running = async (cluster: string, replicas: number, timeoutMs = 180_000) => {
+    const pods = Array.from({ length: replicas }, (_, i) => `${cluster}-${i}`);
+    try {
+      return await eventually(`"${cluster}" running, its standbys streaming`, async () => {
+        const all = await Promise.all(pods.map((pod) => instanceStatus(cluster, pod)));
+        const up = all.every((s) => s?.postgres === "running") &&
+          all.slice(1).every((s) => s?.walReceiverStreaming === true);
+        return up ? all as InstanceStatus[] : undefined;
+      }, { timeoutMs, intervalMs: 500 });
+    } catch (error) {
+      throw new Error(`${(error as Error).message}\n${logTails(pods)}`);
+    }
+  };
+  const logTails = (pods: string[], lines = 20) => {
+    const tails: string[] = [];
+    for (const pod of pods) {
+      for (const container of ["dbop-install", "postgres"]) {
+        let text: string;
+        try {
+          text = kubelet.logs(namespace, pod, container);
+        } catch (error) {
+          text = (error as Error).message;
+        }
+        const tail = text.trimEnd().split("\n").slice(-lines).join("\n");
+        tails.push(`--- ${pod}/${container}\n${tail}`);
+      }
+    }
+    return tails.join("\n");
+  };
+  const instanceStatus = async (
+    cluster: string,
+    pod: string,
+  ): Promise<InstanceStatus | undefined> => {
+    const ip = (await resources.getOrUndefined(Pods, pod, { namespace }))?.status?.podIP;
+    if (!ip) return undefined;
+    const { token } = decode(
+      await resources.get(Secrets, statusTokenSecretName(cluster), { namespace }),
+    );
+    try {
+      const response = await fetch(`http://${ip}:${STATUS_PORT}/status`, {
+        headers: { authorization: `Bearer ${token}` },
+        signal: AbortSignal.timeout(3_000),
+      });
+      if (!response.ok) {
+        await response.body?.cancel();
+        return undefined;
+      }
+      return await response.json();
+    } catch {
+      return undefined;
+    }
+  };
+
   return {
     namespace,
     sandbox,
     kubelet,
     operator,
     resources,
+    running,
+    logTails,
+    instanceStatus,
     apply: async (object) => {
       await test.kubectlOk(["apply", "-n", namespace, "-f", "-"], {
         stdin: JSON.stringify(object),
@@ -117,42 +178,6 @@ export async function databasePods(
       const address = kubelet.hosts(namespace)[name];
       if (!address) throw new Error(`No Service "${name}" in "${namespace}"`);
       return address;
-    },
-    logTails(pods, lines = 20) {
-      const tails: string[] = [];
-      for (const pod of pods) {
-        for (const container of ["dbop-install", "postgres"]) {
-          let text: string;
-          try {
-            text = kubelet.logs(namespace, pod, container);
-          } catch (error) {
-            text = (error as Error).message;
-          }
-          const tail = text.trimEnd().split("\n").slice(-lines).join("\n");
-          tails.push(`--- ${pod}/${container}\n${tail}`);
-        }
-      }
-      return tails.join("\n");
-    },
-    async instanceStatus(cluster, pod) {
-      const ip = (await resources.getOrUndefined(Pods, pod, { namespace }))?.status?.podIP;
-      if (!ip) return undefined;
-      const { token } = decode(
-        await resources.get(Secrets, statusTokenSecretName(cluster), { namespace }),
-      );
-      try {
-        const response = await fetch(`http://${ip}:${STATUS_PORT}/status`, {
-          headers: { authorization: `Bearer ${token}` },
-          signal: AbortSignal.timeout(3_000),
-        });
-        if (!response.ok) {
-          await response.body?.cancel();
-          return undefined;
-        }
-        return await response.json();
-      } catch {
-        return undefined;
-      }
     },
     async [Symbol.asyncDispose]() {
       await operator.stop();

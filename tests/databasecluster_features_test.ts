@@ -183,9 +183,16 @@ Deno.test({
     });
     await cluster.kubectlOk(["delete", "dbc", "brief", "-n", ns, "--timeout=60s"]);
     await eventually("children gone", async () => {
-      const res = await cluster.kubectl(["get", "statefulset,pvc", "-n", ns, "-o", "name"]);
-      const left = res.stdout.trim();
-      if (res.code !== 0 || left !== "") throw new Error(`still there: ${left || res.stderr}`);
+      const res = await cluster.kubectl(["get", "statefulset,pvc,pod", "-n", ns, "-o", "json"]);
+      if (res.code !== 0) throw new Error(res.stderr);
+      // What holds each leftover: its finalizers, deletion time and owners.
+      const left = JSON.parse(res.stdout).items.map((o: Obj) =>
+        `${o.kind}/${o.metadata.name} finalizers=${JSON.stringify(o.metadata.finalizers ?? [])} ` +
+        `deleting=${o.metadata.deletionTimestamp ?? "no"} owners=${
+          JSON.stringify((o.metadata.ownerReferences ?? []).map((r: Obj) => `${r.kind}/${r.name}`))
+        }`
+      );
+      if (left.length > 0) throw new Error(`still there: ${left.join("; ")}`);
       return true;
     }, { timeoutMs: 90_000 });
   }),

@@ -180,8 +180,22 @@ export async function databasePods(
       return address;
     },
     async [Symbol.asyncDispose]() {
-      await operator.stop();
+      // Torn down as a cluster would be, the operator and the kubelet still running: the
+      // clusters' finalizers, the pods' shutdown and the volumes' deletion finish here, not
+      // in the background of the next test.
       await test.kubectl(["delete", "namespace", namespace, "--wait=false"]);
+      const gone = await test.kubectl([
+        "wait",
+        "--for=delete",
+        `namespace/${namespace}`,
+        "--timeout=180s",
+      ]);
+      if (gone.code !== 0) {
+        Deno.stderr.writeSync(new TextEncoder().encode(
+          `[pods] namespace ${namespace} not deleted within 180 s: ${gone.stderr.trim()}\n`,
+        ));
+      }
+      await operator.stop();
       await kubelet[Symbol.asyncDispose]();
       await sandbox[Symbol.asyncDispose]();
       resources.client.close();

@@ -54,15 +54,7 @@ for (const major of POSTGRES_MAJORS) {
       );
       assert.deepEqual(statuses.map((s) => s?.role), ["primary", "standby", "standby"]);
 
-      const app = await env.secret(`${name}-app`);
-      const rw = {
-        host: env.serviceAddress(`${name}-rw`),
-        port: 5432,
-        user: app.username,
-        dbname: app.dbname,
-        password: app.password,
-        sslmode: tls ? "require" : "disable",
-      };
+      const rw = await env.readWrite(name, tls ? "require" : "disable");
       await query(env.sandbox, rw, "CREATE TABLE t (id int PRIMARY KEY)");
       await query(env.sandbox, rw, "INSERT INTO t SELECT generate_series(1, 100)");
       const ro = { ...rw, host: env.serviceAddress(`${name}-ro`) };
@@ -76,7 +68,7 @@ for (const major of POSTGRES_MAJORS) {
       await test.kubectlOk(["delete", "secret", `${name}-app`, "-n", env.namespace]);
       const fresh = await eventually("a new app Secret", async () => {
         const secret = await env.secret(`${name}-app`).catch(() => undefined);
-        return secret && secret.password !== app.password ? secret : undefined;
+        return secret && secret.password !== rw.password ? secret : undefined;
       });
       await eventually("the new app password accepted through -rw", async () => {
         const ok = await psql(env.sandbox, { ...rw, password: fresh.password }, "SELECT 1");
@@ -116,15 +108,7 @@ Deno.test({
     });
     await env.apply(manifest("md5"));
     await env.running(name, 2);
-    const app = await env.secret(`${name}-app`);
-    const rw = {
-      host: env.serviceAddress(`${name}-rw`),
-      port: 5432,
-      user: app.username,
-      dbname: app.dbname,
-      password: app.password,
-      sslmode: "require",
-    };
+    const rw = await env.readWrite(name, "require");
     const socket = () => {
       const local = env.kubelet.localPod(env.namespace, `${name}-0`);
       return {
@@ -141,7 +125,7 @@ Deno.test({
         "SELECT string_agg(rolname || ':' || left(rolpassword, 3), ',' ORDER BY rolname) " +
           "FROM pg_authid WHERE rolpassword IS NOT NULL",
       );
-    assert.equal(await hashes(), `${app.username}:md5,postgres:md5,streaming_replica:md5`);
+    assert.equal(await hashes(), `${rw.user}:md5,postgres:md5,streaming_replica:md5`);
     assert.equal(await query(env.sandbox, rw, "SELECT 1"), "1");
 
     const before = (await env.pod(`${name}-0`))!.metadata!.uid;
@@ -154,9 +138,7 @@ Deno.test({
     await eventually(
       "the passwords re-hashed as SCRAM",
       async () =>
-        await hashes() === `${app.username}:SCR,postgres:SCR,streaming_replica:SCR`
-          ? true
-          : undefined,
+        await hashes() === `${rw.user}:SCR,postgres:SCR,streaming_replica:SCR` ? true : undefined,
     );
     assert.equal(await query(env.sandbox, rw, "SELECT 1"), "1", "the same password still works");
 
@@ -179,7 +161,7 @@ Deno.test({
       await query(
         env.sandbox,
         socket(),
-        `SELECT count(*) FROM pg_roles WHERE rolname = '${app.username}'`,
+        `SELECT count(*) FROM pg_roles WHERE rolname = '${rw.user}'`,
       ),
       "0",
     );
@@ -218,15 +200,7 @@ Deno.test({
     });
     const pods = [0, 1].map((ordinal) => podName(name, ordinal));
     await env.running(name, 2);
-    const app = await env.secret(`${name}-app`);
-    const rw = {
-      host: env.serviceAddress(`${name}-rw`),
-      port: 5432,
-      user: app.username,
-      dbname: app.dbname,
-      password: app.password,
-      sslmode: "require",
-    };
+    const rw = await env.readWrite(name, "require");
     await query(env.sandbox, rw, "CREATE TABLE t AS SELECT generate_series(1, 500) AS id");
     const standbySocket = () => ({
       host: env.kubelet.localPod(env.namespace, pods[1]).hostPath("/var/run/postgresql"),

@@ -26,6 +26,7 @@ import { createNamespace, eventually, resourcesFor, type TestCluster } from "./m
 import { startOperator, type TestOperator } from "./operator.ts";
 import type { LocalImage } from "./local_pod.ts";
 import { Sandbox } from "./postgres.ts";
+import type { Connection } from "./psql.ts";
 
 const MOD_TS = new URL("../../mod.ts", import.meta.url).href;
 
@@ -43,6 +44,8 @@ export interface DatabasePods extends AsyncDisposable {
   pod(name: string): Promise<V1Pod | undefined>;
   /** A Secret's data, decoded. */
   secret(name: string): Promise<Record<string, string>>;
+  /** The application owner through `<cluster>-rw`, with the credentials of `<cluster>-app`. */
+  readWrite(cluster: string, sslmode: string): Promise<Connection>;
   /** The address a Service name resolves to in the pods (its ClusterIP). */
   serviceAddress(name: string): string;
   /**
@@ -158,6 +161,12 @@ export async function databasePods(
     }
   };
 
+  const serviceAddress = (name: string) => {
+    const address = kubelet.hosts(namespace)[name];
+    if (!address) throw new Error(`No Service "${name}" in "${namespace}"`);
+    return address;
+  };
+
   return {
     namespace,
     sandbox,
@@ -174,11 +183,18 @@ export async function databasePods(
     },
     pod: (name) => resources.getOrUndefined(Pods, name, { namespace }),
     secret: async (name) => decode(await resources.get(Secrets, name, { namespace })),
-    serviceAddress(name) {
-      const address = kubelet.hosts(namespace)[name];
-      if (!address) throw new Error(`No Service "${name}" in "${namespace}"`);
-      return address;
+    async readWrite(cluster, sslmode) {
+      const app = decode(await resources.get(Secrets, `${cluster}-app`, { namespace }));
+      return {
+        host: serviceAddress(`${cluster}-rw`),
+        port: 5432,
+        user: app.username,
+        dbname: app.dbname,
+        password: app.password,
+        sslmode,
+      };
     },
+    serviceAddress,
     async [Symbol.asyncDispose]() {
       // Torn down as a cluster would be, the operator and the kubelet still running: the
       // clusters' finalizers, the pods' shutdown and the volumes' deletion finish here, not

@@ -225,8 +225,9 @@ Deno.test({
     const waiting = await eventually("the new primary pod waiting", async () => {
       const pod = await env.pod(pods[0]);
       if (!pod || pod.metadata!.uid === before) return undefined;
+      // A new manager first waits for its cluster to be seen (NoCluster), then decides.
       const status = await env.instanceStatus(name, pods[0]);
-      return status?.waiting ? status : undefined;
+      return status?.waiting?.reason === "PrimaryDataLost" ? status : undefined;
     }, { timeoutMs: 120_000 });
     assert.equal(waiting.waiting?.reason, "PrimaryDataLost");
     assert.equal(waiting.postgres, "stopped");

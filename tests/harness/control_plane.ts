@@ -330,7 +330,8 @@ function componentCommands(
       `--root-ca-file=${pki.caCert}`,
       "--use-service-account-credentials=true",
       "--enable-hostpath-provisioner=true",
-      "--controllers=*",
+      // Pod IPs are loopback (see kubelet/network.ts), which Endpoints and EndpointSlices refuse.
+      "--controllers=*,-endpoints-controller,-endpointslice-controller,-endpointslice-mirroring-controller",
       "--concurrent-gc-syncs=5",
       ...extra.controllerManager,
     ]],

@@ -12,16 +12,19 @@
  * StatefulSet pods carry no test-only label, and kwok's stage selectors see
  * only the pod itself. Other pods keep kwok's default stages unchanged.
  *
- * Two address pools keep kwok's pods as they were: kwok's `pod-ready` stage
- * takes IPs from the pod's node's `spec.podCIDR` ({@linkcode nodePodCidr},
- * in 10/8), while the kubelet's stage calls kwok's `PodIP`, which takes them
- * from kwok's `--cidr` ({@linkcode POD_CIDR}). Faked pods must stay off
- * loopback: the API server rejects loopback addresses in EndpointSlices, so
- * the EndpointSlice controller would fail (and retry, and record events) for
- * every Service of every fleet test. Only the kubelet's own Services pay
- * that, and its proxy computes endpoints from pods instead. kwok recycles an
- * address only into its node's pool, so loopback addresses are not reused
- * within a control plane's life (65k of them).
+ * Every pod IP is loopback, so whatever dbop sends to a pod (the operator
+ * polls each instance's status endpoint) stays on this machine: a faked pod
+ * has nothing listening, and the connection is refused at once. Two address
+ * pools keep the two kinds of pod apart: kwok's `pod-ready` stage takes IPs
+ * from the pod's node's `spec.podCIDR` ({@linkcode nodePodCidr}, in
+ * 127.128.0.0/12), while the kubelet's stage calls kwok's `PodIP`, which takes
+ * them from kwok's `--cidr` ({@linkcode POD_CIDR}). The API server rejects
+ * loopback addresses in Endpoints and EndpointSlices, so the control plane
+ * runs without the controllers that write them (see `control_plane.ts`); the
+ * kubelet's proxy computes a Service's endpoints from its pods instead, and
+ * nothing else here reads them. kwok recycles an address only into its
+ * node's pool, so the kubelet's addresses are not reused within a control
+ * plane's life (65k of them).
  *
  * @module
  */
@@ -39,10 +42,10 @@ export const SERVICE_CIDR = "127.96.0.0/16";
 /** The `kubernetes` Service's ClusterIP: the first address of {@linkcode SERVICE_CIDR}. */
 export const KUBERNETES_SERVICE_IP = "127.96.0.1";
 
-/** The `spec.podCIDR` of fake node `index`: a /20 (4096 pods) of 10.244.0.0/12, where kwok's pods get IPs. */
+/** The `spec.podCIDR` of fake node `index`: a /20 (4096 pods) of 127.128.0.0/12, where kwok's pods get IPs. */
 export function nodePodCidr(index: number): string {
-  if (index >= 192) throw new Error(`No pod CIDR for node ${index}: at most 192 nodes`);
-  return `10.${244 + Math.floor(index / 16)}.${(index % 16) * 16}.0/20`;
+  if (index >= 256) throw new Error(`No pod CIDR for node ${index}: at most 256 nodes`);
+  return `127.${128 + Math.floor(index / 16)}.${(index % 16) * 16}.0/20`;
 }
 
 /** The jq query kwok evaluates on a pod: "true" for the emulated kubelet's pods. */

@@ -8,6 +8,7 @@
  * @module
  */
 import assert from "node:assert/strict";
+import { compareLsn, type InstanceSummary } from "../lib/api/mod.ts";
 import { podName } from "../lib/databasecluster/names.ts";
 import { databasePods } from "./harness/database_pods.ts";
 import { getJson } from "./harness/clusters.ts";
@@ -61,6 +62,40 @@ for (const major of POSTGRES_MAJORS) {
       await eventually("rows on a replica through -ro", async () => {
         return await query(env.sandbox, ro, "SELECT count(*) FROM t") === "100" ? true : undefined;
       });
+
+      // status.instances follows the writes: every instance at or past the primary's LSN.
+      const instancesAt = async (lsn: string) =>
+        await eventually(`status.instances at ${lsn}`, async () => {
+          const cluster = await getJson(test, [
+            "get",
+            "databasecluster",
+            name,
+            "-n",
+            env.namespace,
+          ]);
+          const instances: InstanceSummary[] = cluster.status?.instances ?? [];
+          const caughtUp = instances.length === 3 &&
+            instances.every((i) =>
+              i.ready && i.lsn !== undefined && compareLsn(i.lsn, lsn) >= 0 && i.error === undefined
+            );
+          return caughtUp ? instances : undefined;
+        });
+      const before = await query(env.sandbox, rw, "SELECT pg_current_wal_lsn()");
+      const first = await instancesAt(before);
+      assert.deepEqual(first.map((i) => [i.name, i.role]), [
+        [pods[0], "primary"],
+        [pods[1], "standby"],
+        [pods[2], "standby"],
+      ]);
+      assert.ok(first.slice(1).every((i) => i.streaming === true), "both standbys stream");
+      await query(env.sandbox, rw, "INSERT INTO t SELECT generate_series(101, 1000)");
+      const later = await query(env.sandbox, rw, "SELECT pg_current_wal_lsn()");
+      assert.ok(compareLsn(later, before) > 0);
+      const second = await instancesAt(later);
+      for (const [i, instance] of second.entries()) {
+        assert.ok(compareLsn(instance.lsn!, first[i].lsn!) > 0, `${instance.name}'s LSN advanced`);
+      }
+      report(`status.instances: ${JSON.stringify(second)}`);
 
       // Deleting the app Secret rotates its password: PostgreSQL follows, with no restart.
       const startedAt = statuses[0]!.postmasterStartTime;
@@ -254,5 +289,13 @@ Deno.test({
     assert.equal(warning.regarding.name, name);
     assert.equal(warning.reportingController, "database.example.com/dbop-instance");
     assert.match(warning.note, /pg-0: .*data directory is empty/);
+    const failed = await eventually("the cluster Failed with reason PrimaryDataLost", async () => {
+      const status = (await getJson(test, ["get", "dbc", name, "-n", env.namespace])).status;
+      const ready = status.conditions?.find((c: { type: string }) => c.type === "Ready");
+      return status.phase === "Failed" && ready?.reason === "PrimaryDataLost" ? status : undefined;
+    });
+    assert.match(failed.message, /Primary "pg-0": .*data directory is empty/);
+    const instance = failed.instances.find((i: InstanceSummary) => i.name === pods[0]);
+    assert.match(instance.error, /^PrimaryDataLost: /);
   },
 });

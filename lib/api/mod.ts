@@ -29,8 +29,9 @@ export {
 } from "./constants.ts";
 export { majorOf } from "./patterns.ts";
 export { DatabaseClusterSpec, type DatabaseClusterSpecInput } from "./spec.ts";
-export { Condition, DatabaseClusterStatus } from "./status.ts";
+export { Condition, DatabaseClusterStatus, InstanceSummary } from "./status.ts";
 export { InstanceStatus, StandbyStatus } from "./instance_status.ts";
+export { compareLsn, formatLsn, lsnLag, parseLsn } from "./lsn.ts";
 export {
   DatabaseCluster,
   type DatabaseClusterInput,

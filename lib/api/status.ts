@@ -30,6 +30,37 @@ export const Condition = z.strictObject({
 /** A condition in `status.conditions`. */
 export type Condition = z.output<typeof Condition>;
 
+const lsn = z.string().max(17).regex(/^[0-9A-F]{1,8}\/[0-9A-F]{1,8}$/);
+
+/** Schema of one entry of `status.instances`. */
+export const InstanceSummary = z.strictObject({
+  name: z.string().max(253).describe("The instance's pod."),
+  ready: z.boolean().describe("Whether the pod is Running with every container ready."),
+  role: z.enum(["primary", "standby"]).optional().describe(
+    "The role its instance manager reports PostgreSQL running in.",
+  ),
+  timeline: z.int().min(1).optional().describe("The timeline PostgreSQL is on."),
+  lsn: lsn.optional().describe(
+    "A primary's current WAL position; a standby's last replayed one.",
+  ),
+  receivedLsn: lsn.optional().describe("A standby's last WAL position received from the primary."),
+  lagBytes: z.string().max(20).regex(/^[0-9]+$/).optional().describe(
+    "A standby's replay lag behind the primary, in bytes, from the primary's current " +
+      "position and the standby's replayed one as both were polled.",
+  ),
+  streaming: z.boolean().optional().describe("Whether a standby's WAL receiver is streaming."),
+  pendingRestart: z.boolean().optional().describe(
+    "Whether PostgreSQL reports a changed setting that needs a restart.",
+  ),
+  error: z.string().max(1024).optional().describe(
+    "Why the instance does not run or could not be polled: what its manager waits for, its " +
+      "last error, or why its status endpoint did not answer.",
+  ),
+}).describe("One instance as its manager last reported it to the operator.");
+
+/** An entry of `status.instances`. */
+export type InstanceSummary = z.output<typeof InstanceSummary>;
+
 /** Schema of `status`. */
 export const DatabaseClusterStatus = z.strictObject({
   phase: z.enum(Object.values(PHASES)).optional().describe(
@@ -69,6 +100,11 @@ export const DatabaseClusterStatus = z.strictObject({
     rw: z.string().max(253).optional().describe("DNS name of the read-write Service (primary)."),
     ro: z.string().max(253).optional().describe("DNS name of the read-only Service (replicas)."),
   }).optional().describe("Where clients connect."),
+  instances: z.array(InstanceSummary).max(100).optional()
+    .meta({ "x-kubernetes-list-type": "map", "x-kubernetes-list-map-keys": ["name"] })
+    .describe(
+      "Each instance as the operator last polled its manager's status endpoint, by pod name.",
+    ),
   lastBackup: z.strictObject({
     name: z.string().max(253).describe("Name of the backup."),
     completionTime: z.iso.datetime().describe("When the backup completed."),

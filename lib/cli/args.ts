@@ -25,6 +25,8 @@ export interface RunOptions {
   maxConcurrentReconciles: number;
   /** How often every cluster is reconciled again without a change, in ms. */
   resyncPeriodMs: number;
+  /** How often a settled cluster's instances are polled, in ms. */
+  instanceStatusPeriodMs: number;
   logLevel: (typeof LOG_LEVELS)[number];
   logFormat: (typeof LOG_FORMATS)[number];
   installCrds: boolean;
@@ -78,6 +80,11 @@ const RUN_FLAGS = {
   "resync-period": {
     type: "string",
     help: "How often every cluster is reconciled without a change, as 30s, 10m or 1h (default 10m)",
+  },
+  "instance-status-period": {
+    type: "string",
+    help: "How often the instances of a settled cluster are polled for status.instances, " +
+      "as 30s, 10m or 1h (default 30s; while one changes, every 2s)",
   },
   "instance-image": {
     type: "string",
@@ -169,14 +176,16 @@ function parseRun(args: string[], env: (name: string) => string | undefined): Ru
       `Invalid value "${workersText}" for --max-concurrent-reconciles: expected a whole number from 1 to 256`,
     );
   }
-  const resyncText = str("resync-period") ?? "10m";
-  const resync = resyncText.match(/^(\d{1,6})(s|m|h)$/);
-  if (!resync || Number(resync[1]) === 0) {
-    throw new UsageError(
-      `Invalid value "${resyncText}" for --resync-period: expected a duration as "30s", "10m" or "1h"`,
-    );
-  }
-  const unitMs = { s: 1000, m: 60_000, h: 3_600_000 }[resync[2] as "s" | "m" | "h"];
+  const duration = (flag: RunFlag, fallback: string): number => {
+    const text = str(flag) ?? fallback;
+    const match = text.match(/^(\d{1,6})(s|m|h)$/);
+    if (!match || Number(match[1]) === 0) {
+      throw new UsageError(
+        `Invalid value "${text}" for --${flag}: expected a duration as "30s", "10m" or "1h"`,
+      );
+    }
+    return Number(match[1]) * { s: 1000, m: 60_000, h: 3_600_000 }[match[2] as "s" | "m" | "h"];
+  };
   const namespaces = (values.namespace as string[] | undefined) ??
     env(envName("namespace"))?.split(",").map((n) => n.trim()).filter(Boolean) ?? [];
   for (const address of ["metrics-bind-address", "health-probe-bind-address"] as const) {
@@ -199,7 +208,8 @@ function parseRun(args: string[], env: (name: string) => string | undefined): Ru
     metricsBindAddress: str("metrics-bind-address") ?? ":8080",
     healthProbeBindAddress: str("health-probe-bind-address") ?? ":8081",
     maxConcurrentReconciles: workers,
-    resyncPeriodMs: Number(resync[1]) * unitMs,
+    resyncPeriodMs: duration("resync-period", "10m"),
+    instanceStatusPeriodMs: duration("instance-status-period", "30s"),
     logLevel: oneOf("log-level", str("log-level") ?? "info", LOG_LEVELS),
     logFormat: oneOf("log-format", str("log-format") ?? "auto", LOG_FORMATS),
     installCrds: bool("install-crds"),

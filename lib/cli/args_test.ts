@@ -27,6 +27,19 @@ Deno.test("parseCommandLine() reads --resync-period in seconds, minutes or hours
   assert.equal(resync("1h"), 3_600_000);
 });
 
+Deno.test("parseCommandLine() reads --instance-status-period, 30s by default", () => {
+  const period = (args: string[]) => {
+    const parsed = parseCommandLine(args, noEnv);
+    return parsed.command === "run" ? parsed.options.instanceStatusPeriodMs : undefined;
+  };
+  assert.equal(period([]), 30_000);
+  assert.equal(period(["--instance-status-period", "5s"]), 5_000);
+  assert.throws(
+    () => period(["--instance-status-period", "0s"]),
+    /Invalid value "0s" for --instance-status-period/,
+  );
+});
+
 Deno.test("parseCommandLine() takes repeated namespaces and flags before the command's", () => {
   const parsed = parseCommandLine(
     [

@@ -100,6 +100,7 @@ export async function runOperator(options: RunOptions): Promise<number> {
       namespaces: options.namespaces,
       maxConcurrentReconciles: options.maxConcurrentReconciles,
       resyncPeriodMs: options.resyncPeriodMs,
+      instanceStatusPeriodMs: options.instanceStatusPeriodMs,
       instance: id,
       instanceImage: options.instanceImage,
     });

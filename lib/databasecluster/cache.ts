@@ -203,3 +203,8 @@ export class ClusterCache {
     return this.storageClasses.store.get(name);
   }
 }
+
+/** The cluster's cached Secret `name`, if any. */
+export function secretByName(children: Children, name: string): V1Secret | undefined {
+  return children.secrets.find((s) => s.metadata?.name === name);
+}

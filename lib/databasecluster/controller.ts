@@ -45,6 +45,8 @@ export interface SetupOptions {
   maxConcurrentReconciles?: number;
   /** How often every cached cluster is reconciled again without a change (default 10 min). */
   resyncPeriodMs?: number;
+  /** How often a settled cluster's instances are polled (default 30 s). */
+  instanceStatusPeriodMs?: number;
   /** Identity in events (`reportingInstance`), e.g. the pod name. */
   instance: string;
   /** dbop's image, from which the instances copy the instance manager. */
@@ -91,6 +93,7 @@ export function setupDatabaseClusterController(
       clock,
       podMonitorCrd,
       instanceImage: options.instanceImage,
+      instanceStatusPeriodMs: options.instanceStatusPeriodMs ?? 30_000,
     }),
     {
       metrics: manager.metrics,

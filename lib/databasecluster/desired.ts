@@ -11,7 +11,7 @@
  */
 import type { KubernetesObject, V1OwnerReference } from "@kubernetes/client-node";
 import { DATABASE_CLUSTER_API_VERSION, type DatabaseCluster } from "../api/mod.ts";
-import type { Children } from "./cache.ts";
+import { type Children, secretByName } from "./cache.ts";
 import {
   appSecretName,
   backupCronJobName,
@@ -67,10 +67,6 @@ export interface Desired {
   unwanted: { kind: string; name: string }[];
   /** When to reconcile again for certificate renewal, if TLS is issued by dbop. */
   renewAt?: Date;
-}
-
-function secretByName(children: Children, name: string) {
-  return children.secrets.find((s) => s.metadata?.name === name);
 }
 
 /** The passwords in the live Secrets, completed with generated ones. */

@@ -31,11 +31,27 @@ import {
   withFinalizer,
 } from "../runtime/mod.ts";
 import { applyChildren, deleteUnwanted } from "./apply.ts";
-import { type Children, type ClusterCache, type ClusterObject, DatabaseClusters } from "./cache.ts";
+import {
+  type Children,
+  type ClusterCache,
+  type ClusterObject,
+  DatabaseClusters,
+  secretByName,
+} from "./cache.ts";
 import { nextCondition, statusEqual } from "./conditions.ts";
 import { desiredChildren } from "./desired.ts";
 import type { ClusterMetrics } from "./metrics.ts";
-import { ANNOTATIONS, COMPONENTS, FINALIZER, LABELS } from "./names.ts";
+import { instancesSettled, type Polled, pollInstances, summarizeInstances } from "./instances.ts";
+import {
+  ANNOTATIONS,
+  COMPONENTS,
+  FINALIZER,
+  LABELS,
+  ROLES,
+  statusTokenSecretName,
+} from "./names.ts";
+import { statusTokenFromSecret } from "./passwords.ts";
+import { STATUS_PORT } from "./specs/instance_pod.ts";
 import { cleanUpVolumes } from "./phases/deletion.ts";
 import { labelPodRoles } from "./phases/pods.ts";
 import { expandVolumes, plannedExpansions } from "./phases/storage.ts";
@@ -52,10 +68,21 @@ export interface ReconcilerDeps {
   podMonitorCrd: () => boolean;
   /** dbop's image, from which the instances copy the instance manager. */
   instanceImage?: string;
+  /** How often a settled cluster's instances are polled. */
+  instanceStatusPeriodMs: number;
 }
 
 /** Longest wait before a reconcile that only checks certificate renewal. */
 const MAX_REQUEUE_MS = 12 * 60 * 60 * 1000;
+
+/** How often instances are polled while one of them is not settled. */
+const UNSETTLED_POLL_MS = 2000;
+
+/** Per status request: an instance that takes longer is listed as not answering. */
+const POLL_TIMEOUT_MS = 2000;
+
+/** What a primary's manager waits for that only a human (or, later, a failover) resolves. */
+const PRIMARY_DATA_PROBLEMS = ["PrimaryDataLost", "SystemIdentifierMismatch"];
 
 type Status = NonNullable<DatabaseCluster["status"]>;
 
@@ -155,9 +182,14 @@ async function applyCluster(
     podMonitorCrd: deps.podMonitorCrd(),
     instanceImage: deps.instanceImage,
   });
+  const token = statusTokenFromSecret(secretByName(children, statusTokenSecretName(name)));
   const written = await applyChildren(deps.resources, desired.objects, children, context.signal);
   const removed = await deleteUnwanted(deps.resources, desired.unwanted, children, context.signal);
   await labelPodRoles(deps.resources, name, children.pods, context.signal);
+  const polled = token === undefined ? new Map<string, Polled>() : await pollInstances(
+    children.pods,
+    { port: STATUS_PORT, token, timeoutMs: POLL_TIMEOUT_MS, signal: context.signal },
+  );
   const notices: string[] = [];
   const dataClaims = children.persistentVolumeClaims.filter((c) =>
     c.metadata?.labels?.[LABELS.component] === COMPONENTS.database
@@ -183,14 +215,24 @@ async function applyCluster(
   const observed = appliedSet
     ? { ...children, statefulSets: [appliedSet as V1StatefulSet] }
     : children;
-  const status = await writeStatus(deps, object, cluster, observed, { now, notices, stuck });
+  const status = await writeStatus(deps, object, cluster, observed, {
+    now,
+    notices,
+    stuck,
+    polled,
+  });
   reportChanges(deps, object, cluster, children, { written, removed, grown, stuck, status });
   context.log.debug("Reconciled: {created} created, {updated} updated", {
     created: written.created.length,
     updated: written.updated.length,
   });
   const renewInMs = desired.renewAt ? desired.renewAt.getTime() - now.getTime() : MAX_REQUEUE_MS;
-  return { requeueAfter: Math.max(1000, Math.min(renewInMs, MAX_REQUEUE_MS)) };
+  const pollInMs = children.pods.length === 0
+    ? MAX_REQUEUE_MS
+    : instancesSettled(polled)
+    ? deps.instanceStatusPeriodMs
+    : UNSETTLED_POLL_MS;
+  return { requeueAfter: Math.max(1000, Math.min(renewInMs, pollInMs, MAX_REQUEUE_MS)) };
 }
 
 async function writeStatus(
@@ -203,16 +245,19 @@ async function writeStatus(
     problems?: StatusProblem[];
     notices?: string[];
     stuck?: ReturnType<typeof plannedExpansions>;
+    polled?: ReadonlyMap<string, Polled>;
   },
 ): Promise<{ before?: Status; after: Status }> {
+  const polled = options.polled ?? new Map<string, Polled>();
   const after = computeStatus(cluster, {
     statefulSet: children.statefulSets[0],
     pods: children.pods,
     claims: children.persistentVolumeClaims,
     backupJobs: children.jobs,
-    problems: options.problems,
+    problems: [...options.problems ?? [], ...primaryDataProblems(cluster, children, polled)],
     notices: options.notices,
   }, { now: options.now });
+  if (polled.size > 0) after.instances = summarizeInstances(children.pods, polled);
   if (options.stuck?.length) {
     const classes = [...new Set(options.stuck.map((e) => `"${e.storageClassName ?? "(none)"}"`))];
     const update = {
@@ -242,6 +287,25 @@ async function writeStatus(
     }, { subresource: "status" });
   }
   return { before, after };
+}
+
+/**
+ * The primary's manager refusing to start it because its data is gone or foreign: the
+ * cluster fails with that reason until a human acts (failover does not exist yet), and
+ * nothing is initialized over it.
+ */
+function primaryDataProblems(
+  cluster: DatabaseCluster,
+  children: Children,
+  polled: ReadonlyMap<string, Polled>,
+): StatusProblem[] {
+  const primary =
+    children.pods.find((pod) => pod.metadata?.labels?.[LABELS.role] === ROLES.primary)?.metadata
+      ?.name ?? cluster.status?.currentPrimary;
+  const answer = primary === undefined ? undefined : polled.get(primary);
+  const waiting = answer && "status" in answer ? answer.status.waiting : undefined;
+  if (!waiting || !PRIMARY_DATA_PROBLEMS.includes(waiting.reason)) return [];
+  return [{ reason: waiting.reason, message: `Primary "${primary}": ${waiting.message}` }];
 }
 
 /** The status without the fields instance managers own, which the operator never writes. */

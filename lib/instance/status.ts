@@ -8,7 +8,7 @@
  * @module
  */
 import type { InstanceStatus, StandbyStatus } from "../api/mod.ts";
-import { lsnLag } from "./lsn.ts";
+import { lsnLag } from "../api/lsn.ts";
 
 /** The row of the status query. */
 interface Row {

@@ -106,7 +106,11 @@ export async function databasePods(
     namespaces: [namespace],
     images: await localImages(sandbox),
   });
-  const operator = startOperator(test.kubeconfigPath, { namespaces: [namespace] });
+  // Polled every 2 s once settled (30 s by default), so tests see status.instances follow writes.
+  const operator = startOperator(test.kubeconfigPath, {
+    namespaces: [namespace],
+    instanceStatusPeriodMs: 2000,
+  });
   const resources = resourcesFor(test.kubeconfigPath);
   const running = async (cluster: string, replicas: number, timeoutMs = 180_000) => {
     const pods = Array.from({ length: replicas }, (_, i) => `${cluster}-${i}`);

@@ -32,8 +32,12 @@ export interface TestOperator {
 /** Starts the operator against `kubeconfigPath`, watching `namespaces` (all when empty). */
 export function startOperator(
   kubeconfigPath: string,
-  options: { namespaces?: string[]; maxConcurrentReconciles?: number; resyncPeriodMs?: number } =
-    {},
+  options: {
+    namespaces?: string[];
+    maxConcurrentReconciles?: number;
+    resyncPeriodMs?: number;
+    instanceStatusPeriodMs?: number;
+  } = {},
 ): TestOperator {
   const metrics = createOperatorMetrics({ processMetrics: false });
   const resources = new Resources(
@@ -51,6 +55,7 @@ export function startOperator(
     namespaces: options.namespaces ?? [],
     maxConcurrentReconciles: options.maxConcurrentReconciles ?? 4,
     resyncPeriodMs: options.resyncPeriodMs,
+    instanceStatusPeriodMs: options.instanceStatusPeriodMs,
     instance: "test-operator",
   });
   const stop = new AbortController();

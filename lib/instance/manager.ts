@@ -15,6 +15,12 @@
  *
  * Alongside, the credentials follow the Secrets (`credentials.ts`): the
  * primary applies changed passwords, every instance rewrites its passfile.
+ * And the configuration follows the ConfigMap and the TLS Secret
+ * (`configuration.ts`): nothing starts before their files are written, and a
+ * changed file is applied with a reload (`reload.ts`), never a restart; what
+ * needs one is reported as `pendingRestart` and left to whoever decides the
+ * order of restarts. A reload that changes `password_encryption` makes the
+ * primary set every password again, so they are hashed as pg_hba.conf now asks.
  *
  * @module
  */
@@ -30,15 +36,13 @@ import {
   writeReplicationPassfile,
 } from "./bootstrap.ts";
 import type { ClusterView } from "./cluster.ts";
-import {
-  type Credentials,
-  currentCredentials,
-  passwordChanges,
-  type SecretsView,
-} from "./credentials.ts";
+import { ConfigFollower } from "./configuration.ts";
+import { type Credentials, currentCredentials, passwordChanges } from "./credentials.ts";
 import { readLocalData, runSql } from "./commands.ts";
+import type { ObjectsView } from "./objects.ts";
 import type { InstanceOptions } from "./options.ts";
 import { Postmaster } from "./postmaster.ts";
+import { reloadPostgres } from "./reload.ts";
 import { type BootstrapAction, decideBootstrap } from "./role.ts";
 import { STATUS_QUERY } from "./sql.ts";
 import { parseServerStatus } from "./status.ts";
@@ -59,7 +63,7 @@ type Role = "primary" | "standby";
 export class InstanceManager {
   #options: InstanceOptions;
   #cluster: ClusterView;
-  #secrets: SecretsView | undefined;
+  #objects: ObjectsView | undefined;
   #events: EventRecorder | undefined;
   #clock: Clock;
   #role: Role | undefined;
@@ -70,18 +74,20 @@ export class InstanceManager {
   #accepting = false;
   #waiting: { reason: string; message: string } | undefined;
   #lastError: string | undefined;
+  #config: ConfigFollower;
   /** How many times PostgreSQL was restarted after exiting on its own. */
   restarts = 0;
 
   constructor(
     options: InstanceOptions,
     cluster: ClusterView,
-    deps: { clock?: Clock; secrets?: SecretsView; events?: EventRecorder } = {},
+    deps: { clock?: Clock; objects?: ObjectsView; events?: EventRecorder } = {},
   ) {
     // A copy: the passwords in it follow the Secrets.
     this.#options = structuredClone(options);
     this.#cluster = cluster;
-    this.#secrets = deps.secrets;
+    this.#objects = deps.objects;
+    this.#config = new ConfigFollower(options, deps.objects);
     this.#events = deps.events;
     this.#clock = deps.clock ?? systemClock;
     this.#fallback = {
@@ -115,13 +121,24 @@ export class InstanceManager {
         status.lastError = `Cannot query PostgreSQL: ${(error as Error).message}`;
       }
     }
-    if (this.#lastError && !status.lastError) status.lastError = this.#lastError;
+    const lastError = this.#lastError ?? this.#config.error;
+    if (lastError && !status.lastError) status.lastError = lastError;
     return status;
   }
 
   /** Runs the instance until `signal` aborts, then stops PostgreSQL within the bound. */
   async run(signal: AbortSignal): Promise<void> {
-    const following = this.#followCredentials(signal);
+    const following = Promise.all([
+      this.#followCredentials(signal),
+      this.#config.follow(signal, async (written) => {
+        try {
+          await this.#reload(written);
+        } catch (error) {
+          this.#lastError = `Cannot reload PostgreSQL: ${(error as Error).message}`;
+          logger.warn("{error}", { error: this.#lastError });
+        }
+      }),
+    ]);
     while (!signal.aborted) {
       const role = await this.#bootstrap(signal);
       if (role === undefined) break;
@@ -132,17 +149,50 @@ export class InstanceManager {
 
   /** Keeps the passwords in use equal to the Secrets' until `signal` aborts. */
   async #followCredentials(signal: AbortSignal): Promise<void> {
-    const secrets = this.#secrets;
-    if (!secrets) return;
-    const names = this.#options.secrets;
+    const objects = this.#objects;
+    if (!objects) return;
     while (!signal.aborted) {
-      const wanted = currentCredentials(this.#fallback, {
-        superuser: names.superuser ? secrets.data(names.superuser) : undefined,
-        replication: names.replication ? secrets.data(names.replication) : undefined,
-        app: names.app ? secrets.data(names.app) : undefined,
-      });
-      await this.#use(wanted);
-      await secrets.changed(signal, this.#applied ? RECHECK_MS : 1_000);
+      await this.#use(this.#wantedCredentials(objects));
+      await objects.changed(signal, this.#applied ? RECHECK_MS : 1_000);
+    }
+  }
+
+  #wantedCredentials(objects: ObjectsView): Credentials {
+    const names = this.#options.secrets;
+    return currentCredentials(this.#fallback, {
+      superuser: names.superuser ? objects.secret(names.superuser) : undefined,
+      replication: names.replication ? objects.secret(names.replication) : undefined,
+      app: names.app ? objects.secret(names.app) : undefined,
+    });
+  }
+
+  /** Has PostgreSQL reread the files just `written`; the primary re-hashes passwords if asked. */
+  async #reload(written: string[]): Promise<void> {
+    const postmaster = this.#postmaster;
+    const files = written.map((path) => path.slice(path.lastIndexOf("/") + 1)).join(", ");
+    // Not running: the next start reads them.
+    if (!postmaster?.running) return;
+    const started = performance.now();
+    const reloaded = await reloadPostgres(this.#options, postmaster, {
+      accepting: this.ready(),
+      clock: this.#clock,
+    });
+    if (reloaded === undefined) {
+      logger.info("Sent SIGHUP to PostgreSQL for {files}", { files });
+      return;
+    }
+    const { before, after } = reloaded;
+    logger.info(
+      "Reloaded PostgreSQL for {files} in {ms} ms; settings waiting for a restart: {pending}",
+      {
+        files,
+        ms: Math.round(performance.now() - started),
+        pending: after.pendingRestart.join(", ") || "none",
+      },
+    );
+    if (before.passwordEncryption !== after.passwordEncryption && this.#objects) {
+      this.#applied = undefined;
+      await this.#use(this.#wantedCredentials(this.#objects));
     }
   }
 
@@ -179,6 +229,11 @@ export class InstanceManager {
       if (facts === undefined) {
         this.#wait({ reason: "NoCluster", message: "The DatabaseCluster is not seen yet" });
         await this.#cluster.changed(signal, RECHECK_MS);
+        continue;
+      }
+      if (!this.#config.written) {
+        this.#wait({ reason: "NoConfiguration", message: this.#config.missing });
+        await this.#config.firstWrite(signal, RECHECK_MS);
         continue;
       }
       const local = await readLocalData(this.#options.pgdata);

@@ -10,8 +10,10 @@
  *    serves, the database system identifier is recorded in status first.
  * 3. PostgreSQL runs in the decided role until it exits (restarted after a
  *    backoff that grows while it keeps failing), until this pod's role in
- *    `status.targetPrimary` changes (stopped, and decided again), or until
- *    SIGTERM (fast shutdown within the bound, then the manager exits).
+ *    `status.targetPrimary` changes (stopped, and decided again), until a
+ *    restart is asked for (`POST /restart`: fast shutdown, started again in
+ *    the same role), or until SIGTERM (fast shutdown within the bound, then
+ *    the manager exits).
  *
  * Alongside, the credentials follow the Secrets (`credentials.ts`): the
  * primary applies changed passwords, every instance rewrites its passfile.
@@ -75,6 +77,8 @@ export class InstanceManager {
   #waiting: { reason: string; message: string } | undefined;
   #lastError: string | undefined;
   #config: ConfigFollower;
+  /** Asks the running PostgreSQL for a fast restart in its role; undefined when none runs. */
+  #requestRestart: (() => void) | undefined;
   /** How many times PostgreSQL was restarted after exiting on its own. */
   restarts = 0;
 
@@ -100,6 +104,16 @@ export class InstanceManager {
   /** Sends `signal` to PostgreSQL when it runs (SIGHUP: reload the configuration). */
   forward(signal: Deno.Signal): void {
     this.#postmaster?.kill(signal);
+  }
+
+  /**
+   * Asks for a fast restart of PostgreSQL in its current role (the pod stays); false
+   * when PostgreSQL does not run, so there is nothing to restart.
+   */
+  restart(): boolean {
+    if (!this.#postmaster?.running || this.#requestRestart === undefined) return false;
+    this.#requestRestart();
+    return true;
   }
 
   /** Whether PostgreSQL accepts connections (the readiness probe). */
@@ -335,12 +349,25 @@ export class InstanceManager {
       const abort = new Promise<void>((resolve) =>
         signal.addEventListener("abort", () => resolve(), { once: true })
       );
+      const restart = Promise.withResolvers<void>();
+      this.#requestRestart = restart.resolve;
       const ended = await Promise.race([
         postmaster.exited.then((status) => ({ exited: status })),
         watchRole.then(() => ({ roleChanged: true })),
         abort.then(() => ({ aborted: true })),
+        restart.promise.then(() => ({ restart: true })),
       ]);
+      this.#requestRestart = undefined;
       changes.abort();
+      if ("restart" in ended) {
+        const outcome = await postmaster.stop(this.#options.stopTimeoutMs);
+        this.#accepting = false;
+        logger.info("Restarting PostgreSQL as {role}, as asked: {outcome} shutdown", {
+          role,
+          outcome,
+        });
+        continue;
+      }
       if ("exited" in ended) {
         this.#accepting = false;
         this.restarts++;

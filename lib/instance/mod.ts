@@ -6,8 +6,9 @@
  * account, bootstraps and runs PostgreSQL in the role the cluster's status
  * decides (`manager.ts`), keeps its configuration and certificate files
  * from the API server and reloads PostgreSQL when they change
- * (`configuration.ts`), serves its status on the pod IP (`server.ts`),
- * forwards SIGHUP to PostgreSQL (reload), reaps orphans (`reaper.ts`) and on
+ * (`configuration.ts`), serves its status and restarts PostgreSQL when asked
+ * on the pod IP (`server.ts`), forwards SIGHUP to PostgreSQL (reload), reaps
+ * orphans (`reaper.ts`) and on
  * SIGTERM or SIGINT stops PostgreSQL with a fast shutdown within
  * `DBOP_STOP_TIMEOUT_SECONDS`.
  *

@@ -165,6 +165,14 @@ Deno.test({
 
     const before = (await env.pod(`${name}-0`))!.metadata!.uid;
     await env.apply(manifest("scram-sha-256"));
+    // The primary re-hashes as soon as it has reloaded the new password_encryption, while the
+    // rolling update (for initdb's method in the pod's environment) still replaces the standby.
+    await eventually(
+      "the passwords re-hashed as SCRAM by the reloaded primary",
+      async () =>
+        await hashes() === `${rw.user}:SCR,postgres:SCR,streaming_replica:SCR` ? true : undefined,
+    );
+    assert.equal((await env.pod(`${name}-0`))?.metadata?.uid, before, "before its pod is replaced");
     await eventually("the primary's pod replaced by the rolling update", async () => {
       const pod = await env.pod(`${name}-0`);
       return pod && pod.metadata!.uid !== before ? true : undefined;

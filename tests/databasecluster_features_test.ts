@@ -15,7 +15,7 @@ import type { Credentials } from "../lib/kube/mod.ts";
 import { ForbiddenError, KubeClient, Resources } from "../lib/kube/mod.ts";
 import { loadKubeConfig } from "../lib/kube/config.ts";
 import { DatabaseClusters } from "../lib/databasecluster/cache.ts";
-import { Pods, Secrets } from "../lib/databasecluster/kinds.ts";
+import { ConfigMaps, Pods, Secrets } from "../lib/databasecluster/kinds.ts";
 import { INSTANCE_FIELD_MANAGER } from "../lib/instance/cluster.ts";
 import { eventually, testCluster } from "./harness/mod.ts";
 import { withOperator } from "./harness/operator.ts";
@@ -252,7 +252,18 @@ Deno.test({
       {
         apiGroups: [""],
         resources: ["secrets"],
-        resourceNames: [`${name}-superuser`, `${name}-replication`, `${name}-app`],
+        resourceNames: [
+          `${name}-superuser`,
+          `${name}-replication`,
+          `${name}-app`,
+          `${name}-server`,
+        ],
+        verbs: ["list", "watch"],
+      },
+      {
+        apiGroups: [""],
+        resources: ["configmaps"],
+        resourceNames: [`${name}-config`],
         verbs: ["list", "watch"],
       },
       { apiGroups: ["events.k8s.io"], resources: ["events"], verbs: ["create", "patch"] },
@@ -330,6 +341,22 @@ Deno.test({
         fieldSelector: "metadata.name=pg-app",
       });
       assert.deepEqual(appSecret.items.map((s) => s.metadata?.name), ["pg-app"]);
+      // Its ConfigMap and server certificate, by name, as it keeps their files.
+      const serverSecret = await asInstance.list(Secrets, {
+        namespace: ns,
+        fieldSelector: "metadata.name=pg-server",
+      });
+      assert.deepEqual(serverSecret.items.map((s) => s.metadata?.name), ["pg-server"]);
+      const config = { namespace: ns, fieldSelector: "metadata.name=pg-config" };
+      const configMaps = await asInstance.list(ConfigMaps, config);
+      assert.deepEqual(configMaps.items.map((c) => c.metadata?.name), ["pg-config"]);
+      const configStream = await asInstance.watch(ConfigMaps, {
+        ...config,
+        resourceVersion: configMaps.metadata.resourceVersion!,
+        timeoutSeconds: 1,
+      });
+      assert.equal(configStream.status, 200, "the ConfigMap watch is allowed");
+      await configStream.body?.cancel();
 
       // Anything else is refused: another cluster, the whole namespace, the spec, other
       // Secrets, pods.
@@ -383,6 +410,24 @@ Deno.test({
         "its status token Secret by name",
         () => asInstance.list(Secrets, { namespace: ns, fieldSelector: "metadata.name=pg-status" }),
       );
+      await refused(
+        "another cluster's ConfigMap",
+        () =>
+          asInstance.list(ConfigMaps, {
+            namespace: ns,
+            fieldSelector: "metadata.name=other-config",
+          }),
+      );
+      await refused("listing ConfigMaps", () => asInstance.list(ConfigMaps, { namespace: ns }));
+      await refused(
+        "another cluster's certificate",
+        () =>
+          asInstance.list(Secrets, { namespace: ns, fieldSelector: "metadata.name=other-server" }),
+      );
+      await refused(
+        "its CA's key",
+        () => asInstance.list(Secrets, { namespace: ns, fieldSelector: "metadata.name=pg-ca" }),
+      );
       await refused("listing pods", () => asInstance.list(Pods, { namespace: ns }));
     } finally {
       asInstance.client.close();
@@ -405,6 +450,8 @@ Deno.test({
     assert.equal(await canI("get", "secrets/pg-status"), "no");
     assert.equal(await canI("watch", "secrets/pg-app"), "yes");
     assert.equal(await canI("get", "secrets/pg-app"), "no");
+    assert.equal(await canI("watch", "configmaps/pg-config"), "yes");
+    assert.equal(await canI("watch", "configmaps/other-config"), "no");
     assert.equal(await canI("create", "pods"), "no");
   }),
 });

@@ -47,6 +47,9 @@ function report(line: string): void {
   Deno.stderr.writeSync(new TextEncoder().encode(`[deploy] ${line}\n`));
 }
 
+/** The Secrets the "shop" cluster's instances follow: credentials, and its server certificate. */
+const SHOP_INSTANCE_SECRETS = ["shop-superuser", "shop-replication", "owner", "shop-server"];
+
 /** Drives a cluster through every path the ClusterRole is for, ending with its deletion. */
 async function exerciseEveryPath(cluster: TestCluster, ns: string): Promise<void> {
   await cluster.kubectlOk(["create", "namespace", ns]);
@@ -82,7 +85,7 @@ async function exerciseEveryPath(cluster: TestCluster, ns: string): Promise<void
   const role = await getJson(cluster, ["get", "role", "shop-instance", "-n", ns]);
   assert.deepEqual(
     role.rules,
-    instanceRules("shop", ["shop-superuser", "shop-replication", "owner"]),
+    instanceRules("shop", SHOP_INSTANCE_SECRETS),
   );
   await getJson(cluster, ["get", "serviceaccount", "shop-instance", "-n", ns]);
   await getJson(cluster, ["get", "rolebinding", "shop-instance", "-n", ns]);
@@ -145,7 +148,7 @@ async function exerciseEveryPath(cluster: TestCluster, ns: string): Promise<void
     "--type=merge",
     "-p",
     JSON.stringify({
-      rules: [...instanceRules("shop", ["shop-superuser", "shop-replication", "owner"]), {
+      rules: [...instanceRules("shop", SHOP_INSTANCE_SECRETS), {
         apiGroups: [""],
         resources: ["pods"],
         verbs: ["get"],
@@ -157,7 +160,7 @@ async function exerciseEveryPath(cluster: TestCluster, ns: string): Promise<void
     async () =>
       isDeepStrictEqual(
         (await getJson(cluster, ["get", "role", "shop-instance", "-n", ns])).rules,
-        instanceRules("shop", ["shop-superuser", "shop-replication", "owner"]),
+        instanceRules("shop", SHOP_INSTANCE_SECRETS),
       ) || undefined,
   );
   await cluster.kubectlOk(["delete", "dbc", "shop", "-n", ns, "--timeout=120s"]);

@@ -53,9 +53,8 @@ async function sample(name: string, options: { major: number; tls: boolean }) {
 
 /** Errors of the postgresql.conf and pg_hba.conf in force, one per line ("" when none). */
 const CONFIG_ERRORS =
-  // listen_addresses is the pod IP on the command line, so the file's value is not applied.
   "SELECT concat_ws(': ', sourcefile || ':' || sourceline, name, error) FROM pg_file_settings " +
-  "WHERE error IS NOT NULL AND name <> 'listen_addresses' UNION ALL " +
+  "WHERE error IS NOT NULL UNION ALL " +
   "SELECT concat_ws(': ', 'pg_hba.conf:' || line_number, error) FROM pg_hba_file_rules " +
   "WHERE error IS NOT NULL";
 

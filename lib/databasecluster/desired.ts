@@ -135,12 +135,10 @@ export async function desiredChildren(
     buildReplicationSecret(cluster, passwords.replication),
     buildStatusTokenSecret(cluster, liveStatusToken(cluster, children)),
   ];
-  let certificate: string | undefined;
   let renewAt: Date | undefined;
   if (issuesCertificates(cluster)) {
     const { ca, server } = await liveTls(cluster, children, options.now);
     objects.push(buildCaSecret(cluster, ca), buildServerSecret(cluster, server));
-    certificate = server.certificate;
     renewAt = renewalTime(server.certificate);
   }
   const live = children.statefulSets[0];
@@ -165,7 +163,6 @@ export async function desiredChildren(
     ...buildServices(cluster),
     buildStatefulSet(cluster, {
       claimSize: claimSize ? String(claimSize) : undefined,
-      certificate,
       instanceImage: options.instanceImage,
     }),
     ...optional.map(([, object]) => object),

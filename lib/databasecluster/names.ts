@@ -30,8 +30,6 @@ export const LABELS = {
 
 /** Annotation keys dbop sets. */
 export const ANNOTATIONS = {
-  /** On the pod template: a hash of the configuration the pods read, so a change rolls them. */
-  configHash: `${GROUP}/config-hash`,
   /** On the StatefulSet: the PostgreSQL version it runs, so a major change can be refused. */
   version: `${GROUP}/postgresql-version`,
 } as const;

@@ -1,7 +1,8 @@
 /**
  * Credentials follow the Secrets. The instance manager watches the
  * cluster's credential Secrets by name (superuser, replication, application
- * owner: the Role allows exactly those) and keeps the latest passwords. On
+ * owner: the Role allows exactly those; `objects.ts`) and keeps the latest
+ * passwords. On
  * the primary, a password that differs from the one last applied is set with
  * `ALTER ROLE ... PASSWORD` (hashed by the server's `password_encryption`,
  * no restart); every instance rewrites its replication passfile, which libpq
@@ -11,78 +12,13 @@
  *
  * @module
  */
-import { getLogger } from "@logtape/logtape";
-import { type Resources, resourceType } from "../kube/resources.ts";
-import type { KubeObject } from "../runtime/types.ts";
-import { watch } from "../runtime/watcher.ts";
-import { Changes } from "./changes.ts";
 import { quoteIdent, quoteLiteral } from "./sql.ts";
-
-type SecretObject = KubeObject & { data?: Record<string, string> };
-
-const Secrets = resourceType<SecretObject>("", "v1", "Secret");
-
-const logger = getLogger(["dbop", "instance", "credentials"]);
 
 /** The passwords an instance uses and the primary applies. */
 export interface Credentials {
   superuser: string;
   replication: string;
   app?: { user: string; password: string };
-}
-
-function decode(base64: string): string {
-  return new TextDecoder().decode(Uint8Array.from(atob(base64), (c) => c.charCodeAt(0)));
-}
-
-/** The latest data of some Secrets of one namespace, by name, from one watch each. */
-export class SecretsView {
-  #resources: Resources;
-  #namespace: string;
-  #names: string[];
-  #data = new Map<string, Record<string, string>>();
-  #changes = new Changes();
-
-  constructor(resources: Resources, namespace: string, names: string[]) {
-    this.#resources = resources;
-    this.#namespace = namespace;
-    this.#names = [...new Set(names)];
-  }
-
-  /** The decoded data of Secret `name` as last seen; undefined before it is seen or once deleted. */
-  data(name: string): Record<string, string> | undefined {
-    return this.#data.get(name);
-  }
-
-  /** Watches until `signal` aborts. */
-  async run(signal: AbortSignal): Promise<void> {
-    await Promise.all(this.#names.map(async (name) => {
-      const events = watch<SecretObject>(this.#resources, Secrets, signal, {
-        namespace: this.#namespace,
-        fieldSelector: `metadata.name=${name}`,
-        onError: (error) => logger.warn("Watching Secret {name} failed: {error}", { name, error }),
-      });
-      for await (const event of events) {
-        const object = event.type === "Listed"
-          ? event.items[0]
-          : event.type === "Deleted"
-          ? undefined
-          : event.object;
-        if (object) {
-          const data = Object.entries(object.data ?? {}).map(([k, v]) => [k, decode(v)]);
-          this.#data.set(name, Object.fromEntries(data));
-        } else {
-          this.#data.delete(name);
-        }
-        this.#changes.notify();
-      }
-    }));
-  }
-
-  /** Resolves at the next change, after `timeoutMs`, or when `signal` aborts. */
-  changed(signal: AbortSignal, timeoutMs: number): Promise<void> {
-    return this.#changes.next(signal, timeoutMs);
-  }
 }
 
 /**

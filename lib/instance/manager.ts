@@ -10,11 +10,19 @@
  *    serves, the database system identifier is recorded in status first.
  * 3. PostgreSQL runs in the decided role until it exits (restarted after a
  *    backoff that grows while it keeps failing), until this pod's role in
- *    `status.targetPrimary` changes (stopped, and decided again), or until
- *    SIGTERM (fast shutdown within the bound, then the manager exits).
+ *    `status.targetPrimary` changes (stopped, and decided again), until a
+ *    restart is asked for (`POST /restart`: fast shutdown, started again in
+ *    the same role), or until SIGTERM (fast shutdown within the bound, then
+ *    the manager exits).
  *
  * Alongside, the credentials follow the Secrets (`credentials.ts`): the
  * primary applies changed passwords, every instance rewrites its passfile.
+ * And the configuration follows the ConfigMap and the TLS Secret
+ * (`configuration.ts`): nothing starts before their files are written, and a
+ * changed file is applied with a reload (`reload.ts`), never a restart; what
+ * needs one is reported as `pendingRestart` and left to whoever decides the
+ * order of restarts. A reload that changes `password_encryption` makes the
+ * primary set every password again, so they are hashed as pg_hba.conf now asks.
  *
  * @module
  */
@@ -30,15 +38,13 @@ import {
   writeReplicationPassfile,
 } from "./bootstrap.ts";
 import type { ClusterView } from "./cluster.ts";
-import {
-  type Credentials,
-  currentCredentials,
-  passwordChanges,
-  type SecretsView,
-} from "./credentials.ts";
+import { ConfigFollower } from "./configuration.ts";
+import { type Credentials, currentCredentials, passwordChanges } from "./credentials.ts";
 import { readLocalData, runSql } from "./commands.ts";
+import type { ObjectsView } from "./objects.ts";
 import type { InstanceOptions } from "./options.ts";
 import { Postmaster } from "./postmaster.ts";
+import { reloadPostgres } from "./reload.ts";
 import { type BootstrapAction, decideBootstrap } from "./role.ts";
 import { STATUS_QUERY } from "./sql.ts";
 import { parseServerStatus } from "./status.ts";
@@ -59,7 +65,7 @@ type Role = "primary" | "standby";
 export class InstanceManager {
   #options: InstanceOptions;
   #cluster: ClusterView;
-  #secrets: SecretsView | undefined;
+  #objects: ObjectsView | undefined;
   #events: EventRecorder | undefined;
   #clock: Clock;
   #role: Role | undefined;
@@ -70,18 +76,22 @@ export class InstanceManager {
   #accepting = false;
   #waiting: { reason: string; message: string } | undefined;
   #lastError: string | undefined;
+  #config: ConfigFollower;
+  /** Asks the running PostgreSQL for a fast restart in its role; undefined when none runs. */
+  #requestRestart: (() => void) | undefined;
   /** How many times PostgreSQL was restarted after exiting on its own. */
   restarts = 0;
 
   constructor(
     options: InstanceOptions,
     cluster: ClusterView,
-    deps: { clock?: Clock; secrets?: SecretsView; events?: EventRecorder } = {},
+    deps: { clock?: Clock; objects?: ObjectsView; events?: EventRecorder } = {},
   ) {
     // A copy: the passwords in it follow the Secrets.
     this.#options = structuredClone(options);
     this.#cluster = cluster;
-    this.#secrets = deps.secrets;
+    this.#objects = deps.objects;
+    this.#config = new ConfigFollower(options, deps.objects);
     this.#events = deps.events;
     this.#clock = deps.clock ?? systemClock;
     this.#fallback = {
@@ -94,6 +104,16 @@ export class InstanceManager {
   /** Sends `signal` to PostgreSQL when it runs (SIGHUP: reload the configuration). */
   forward(signal: Deno.Signal): void {
     this.#postmaster?.kill(signal);
+  }
+
+  /**
+   * Asks for a fast restart of PostgreSQL in its current role (the pod stays); false
+   * when PostgreSQL does not run, so there is nothing to restart.
+   */
+  restart(): boolean {
+    if (!this.#postmaster?.running || this.#requestRestart === undefined) return false;
+    this.#requestRestart();
+    return true;
   }
 
   /** Whether PostgreSQL accepts connections (the readiness probe). */
@@ -115,13 +135,24 @@ export class InstanceManager {
         status.lastError = `Cannot query PostgreSQL: ${(error as Error).message}`;
       }
     }
-    if (this.#lastError && !status.lastError) status.lastError = this.#lastError;
+    const lastError = this.#lastError ?? this.#config.error;
+    if (lastError && !status.lastError) status.lastError = lastError;
     return status;
   }
 
   /** Runs the instance until `signal` aborts, then stops PostgreSQL within the bound. */
   async run(signal: AbortSignal): Promise<void> {
-    const following = this.#followCredentials(signal);
+    const following = Promise.all([
+      this.#followCredentials(signal),
+      this.#config.follow(signal, async (written) => {
+        try {
+          await this.#reload(written);
+        } catch (error) {
+          this.#lastError = `Cannot reload PostgreSQL: ${(error as Error).message}`;
+          logger.warn("{error}", { error: this.#lastError });
+        }
+      }),
+    ]);
     while (!signal.aborted) {
       const role = await this.#bootstrap(signal);
       if (role === undefined) break;
@@ -132,17 +163,50 @@ export class InstanceManager {
 
   /** Keeps the passwords in use equal to the Secrets' until `signal` aborts. */
   async #followCredentials(signal: AbortSignal): Promise<void> {
-    const secrets = this.#secrets;
-    if (!secrets) return;
-    const names = this.#options.secrets;
+    const objects = this.#objects;
+    if (!objects) return;
     while (!signal.aborted) {
-      const wanted = currentCredentials(this.#fallback, {
-        superuser: names.superuser ? secrets.data(names.superuser) : undefined,
-        replication: names.replication ? secrets.data(names.replication) : undefined,
-        app: names.app ? secrets.data(names.app) : undefined,
-      });
-      await this.#use(wanted);
-      await secrets.changed(signal, this.#applied ? RECHECK_MS : 1_000);
+      await this.#use(this.#wantedCredentials(objects));
+      await objects.changed(signal, this.#applied ? RECHECK_MS : 1_000);
+    }
+  }
+
+  #wantedCredentials(objects: ObjectsView): Credentials {
+    const names = this.#options.secrets;
+    return currentCredentials(this.#fallback, {
+      superuser: names.superuser ? objects.secret(names.superuser) : undefined,
+      replication: names.replication ? objects.secret(names.replication) : undefined,
+      app: names.app ? objects.secret(names.app) : undefined,
+    });
+  }
+
+  /** Has PostgreSQL reread the files just `written`; the primary re-hashes passwords if asked. */
+  async #reload(written: string[]): Promise<void> {
+    const postmaster = this.#postmaster;
+    const files = written.map((path) => path.slice(path.lastIndexOf("/") + 1)).join(", ");
+    // Not running: the next start reads them.
+    if (!postmaster?.running) return;
+    const started = performance.now();
+    const reloaded = await reloadPostgres(this.#options, postmaster, {
+      accepting: this.ready(),
+      clock: this.#clock,
+    });
+    if (reloaded === undefined) {
+      logger.info("Sent SIGHUP to PostgreSQL for {files}", { files });
+      return;
+    }
+    const { before, after } = reloaded;
+    logger.info(
+      "Reloaded PostgreSQL for {files} in {ms} ms; settings waiting for a restart: {pending}",
+      {
+        files,
+        ms: Math.round(performance.now() - started),
+        pending: after.pendingRestart.join(", ") || "none",
+      },
+    );
+    if (before.passwordEncryption !== after.passwordEncryption && this.#objects) {
+      this.#applied = undefined;
+      await this.#use(this.#wantedCredentials(this.#objects));
     }
   }
 
@@ -179,6 +243,11 @@ export class InstanceManager {
       if (facts === undefined) {
         this.#wait({ reason: "NoCluster", message: "The DatabaseCluster is not seen yet" });
         await this.#cluster.changed(signal, RECHECK_MS);
+        continue;
+      }
+      if (!this.#config.written) {
+        this.#wait({ reason: "NoConfiguration", message: this.#config.missing });
+        await this.#config.firstWrite(signal, RECHECK_MS);
         continue;
       }
       const local = await readLocalData(this.#options.pgdata);
@@ -280,12 +349,25 @@ export class InstanceManager {
       const abort = new Promise<void>((resolve) =>
         signal.addEventListener("abort", () => resolve(), { once: true })
       );
+      const restart = Promise.withResolvers<void>();
+      this.#requestRestart = restart.resolve;
       const ended = await Promise.race([
         postmaster.exited.then((status) => ({ exited: status })),
         watchRole.then(() => ({ roleChanged: true })),
         abort.then(() => ({ aborted: true })),
+        restart.promise.then(() => ({ restart: true })),
       ]);
+      this.#requestRestart = undefined;
       changes.abort();
+      if ("restart" in ended) {
+        const outcome = await postmaster.stop(this.#options.stopTimeoutMs);
+        this.#accepting = false;
+        logger.info("Restarting PostgreSQL as {role}, as asked: {outcome} shutdown", {
+          role,
+          outcome,
+        });
+        continue;
+      }
       if ("exited" in ended) {
         this.#accepting = false;
         this.restarts++;

@@ -4,8 +4,11 @@
  * container. It reads its settings from the environment the pod spec gives
  * (`options.ts`), watches its own DatabaseCluster with the pod's service
  * account, bootstraps and runs PostgreSQL in the role the cluster's status
- * decides (`manager.ts`), serves its status on the pod IP (`server.ts`),
- * forwards SIGHUP to PostgreSQL (reload), reaps orphans (`reaper.ts`) and on
+ * decides (`manager.ts`), keeps its configuration and certificate files
+ * from the API server and reloads PostgreSQL when they change
+ * (`configuration.ts`), serves its status and restarts PostgreSQL when asked
+ * on the pod IP (`server.ts`), forwards SIGHUP to PostgreSQL (reload), reaps
+ * orphans (`reaper.ts`) and on
  * SIGTERM or SIGINT stops PostgreSQL with a fast shutdown within
  * `DBOP_STOP_TIMEOUT_SECONDS`.
  *
@@ -22,10 +25,10 @@ import { DATABASE_CLUSTER } from "../api/constants.ts";
 import { EventRecorder } from "../runtime/events.ts";
 import { configureLogging, LOG_LEVELS } from "../runtime/logging.ts";
 import { ClusterView, INSTANCE_FIELD_MANAGER } from "./cluster.ts";
-import { SecretsView } from "./credentials.ts";
 import { spawnedChildren } from "./commands.ts";
 import { installSelf } from "./install.ts";
 import { InstanceManager } from "./manager.ts";
+import { ObjectsView } from "./objects.ts";
 import { InstanceConfigError, instanceOptionsFromEnv } from "./options.ts";
 import { Reaper } from "./reaper.ts";
 import { serveStatus } from "./server.ts";
@@ -57,13 +60,17 @@ export async function runInstanceCommand(args: string[]): Promise<number> {
 
   const stop = new AbortController();
   const view = new ClusterView(resources, { namespace: options.namespace, name: options.cluster });
-  const secretNames = Object.values(options.secrets).filter((n): n is string => n !== undefined);
-  const secrets = new SecretsView(resources, options.namespace, secretNames);
+  const { follow } = options;
+  const secrets = [...Object.values(options.secrets), follow.tlsSecret];
+  const objects = new ObjectsView(resources, options.namespace, {
+    secrets: secrets.filter((n): n is string => n !== undefined),
+    configMaps: follow.configMap ? [follow.configMap] : [],
+  });
   const events = new EventRecorder(resources, {
     reportingController: `${DATABASE_CLUSTER.group}/dbop-instance`,
     reportingInstance: options.pod,
   });
-  const manager = new InstanceManager(options, view, { secrets, events });
+  const manager = new InstanceManager(options, view, { objects, events });
   const onStop = () => stop.abort();
   const onReload = () => manager.forward("SIGHUP");
   Deno.addSignalListener("SIGTERM", onStop);
@@ -79,7 +86,7 @@ export async function runInstanceCommand(args: string[]): Promise<number> {
     token: options.status.token,
     signal: stop.signal,
   });
-  const watching = Promise.all([view.run(stop.signal), secrets.run(stop.signal)]).catch(
+  const watching = Promise.all([view.run(stop.signal), objects.run(stop.signal)]).catch(
     (error) => {
       if (!stop.signal.aborted) logger.error("A watch ended: {error}", { error });
     },

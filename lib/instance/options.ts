@@ -18,11 +18,17 @@ export interface InstanceOptions {
   podIp: string;
   pgdata: string;
   port: number;
-  /** Directory of the operator's postgresql.conf and pg_hba.conf. */
+  /**
+   * Directory of postgresql.conf and pg_hba.conf: written by the manager from
+   * `follow.configMap` when named, else read as found.
+   */
   configDir: string;
   /** Unix socket directory, also where the replication passfile is written. */
   socketDir: string;
-  /** Directory of the server certificate (tls.crt, tls.key) when TLS is on. */
+  /**
+   * Directory of the server certificate (tls.crt, tls.key, ca.crt) when TLS is on: written
+   * by the manager from `follow.tlsSecret` when named, else read as found.
+   */
   tlsDir?: string;
   /** Where a standby streams and clones from (the `-rw` Service). */
   primaryHost: string;
@@ -38,6 +44,8 @@ export interface InstanceOptions {
   serviceAccountDir: string;
   /** Names of the credential Secrets to follow; a changed password is applied by the primary. */
   secrets: { superuser?: string; replication?: string; app?: string };
+  /** The ConfigMap and TLS Secret whose files the manager keeps and reloads PostgreSQL for. */
+  follow: { configMap?: string; tlsSecret?: string };
 }
 
 /** A variable of the pod's environment is missing or invalid. */
@@ -72,6 +80,13 @@ export function instanceOptionsFromEnv(env: (name: string) => string | undefined
     );
   }
   const appUser = env("APP_USER");
+  const tlsDir = env("DBOP_TLS_DIR") || undefined;
+  const tlsSecret = env("DBOP_TLS_SECRET") || undefined;
+  if (tlsSecret && !tlsDir) {
+    throw new InstanceConfigError(
+      `The environment variable "DBOP_TLS_DIR" is required with "DBOP_TLS_SECRET"`,
+    );
+  }
   return {
     cluster: required("DBOP_CLUSTER"),
     namespace: required("POD_NAMESPACE"),
@@ -81,7 +96,7 @@ export function instanceOptionsFromEnv(env: (name: string) => string | undefined
     port: number("PGPORT", 5432, [1, 65535]),
     configDir: required("DBOP_CONFIG_DIR"),
     socketDir: env("RUN_DIR") || "/var/run/postgresql",
-    tlsDir: env("DBOP_TLS_DIR") || undefined,
+    tlsDir,
     primaryHost: required("PRIMARY_HOST"),
     replication: {
       user: required("REPLICATION_USER"),
@@ -110,5 +125,6 @@ export function instanceOptionsFromEnv(env: (name: string) => string | undefined
       replication: env("DBOP_REPLICATION_SECRET") || undefined,
       app: env("DBOP_APP_SECRET") || undefined,
     },
+    follow: { configMap: env("DBOP_CONFIG_MAP") || undefined, tlsSecret },
   };
 }

@@ -1,7 +1,9 @@
 /**
  * The instance's HTTP endpoint on the pod IP: `GET /status` answers the
- * {@linkcode InstanceStatus} to a caller presenting the cluster's status
- * token as a bearer token, and refuses everyone else with 401 (the
+ * {@linkcode InstanceStatus} and `POST /restart` asks for a fast restart of
+ * PostgreSQL in its role (202; 409 when it does not run; the caller watches
+ * `postmasterStartTime` change), both to a caller presenting the cluster's
+ * status token as a bearer token, refusing everyone else with 401 (the
  * comparison takes the same time whatever the token); unauthenticated,
  * `GET /readyz` says only whether PostgreSQL accepts connections (the
  * readiness probe) and `GET /healthz` that the manager answers (liveness).
@@ -33,27 +35,50 @@ export async function authorized(request: Request, token: string): Promise<boole
 export interface StatusSource {
   status(): Promise<InstanceStatus>;
   ready(): boolean;
+  /** Asks for a restart; false when PostgreSQL does not run. */
+  restart(): boolean;
 }
+
+/** The method each path answers; the authenticated ones need the token. */
+const ROUTES: Record<string, { method: string; authenticated: boolean }> = {
+  "/healthz": { method: "GET", authenticated: false },
+  "/readyz": { method: "GET", authenticated: false },
+  "/status": { method: "GET", authenticated: true },
+  "/restart": { method: "POST", authenticated: true },
+};
 
 /** The endpoint's request handler. */
 export function statusHandler(source: StatusSource, token: string): Deno.ServeHandler {
   return async (request) => {
     const { pathname } = new URL(request.url);
-    if (request.method !== "GET") return new Response("Method not allowed\n", { status: 405 });
-    if (pathname === "/healthz") return new Response("ok\n");
-    if (pathname === "/readyz") {
-      return source.ready()
-        ? new Response("ok\n")
-        : new Response("PostgreSQL does not accept connections\n", { status: 503 });
+    if (!Object.hasOwn(ROUTES, pathname)) return new Response("Not found\n", { status: 404 });
+    const route = ROUTES[pathname];
+    if (request.method !== route.method) {
+      return new Response("Method not allowed\n", {
+        status: 405,
+        headers: { allow: route.method },
+      });
     }
-    if (pathname !== "/status") return new Response("Not found\n", { status: 404 });
-    if (!await authorized(request, token)) {
+    if (route.authenticated && !await authorized(request, token)) {
       return new Response("Unauthorized\n", {
         status: 401,
         headers: { "www-authenticate": "Bearer" },
       });
     }
-    return Response.json(await source.status());
+    switch (pathname) {
+      case "/healthz":
+        return new Response("ok\n");
+      case "/readyz":
+        return source.ready()
+          ? new Response("ok\n")
+          : new Response("PostgreSQL does not accept connections\n", { status: 503 });
+      case "/restart":
+        return source.restart()
+          ? new Response("Restarting\n", { status: 202 })
+          : new Response("PostgreSQL does not run\n", { status: 409 });
+      default:
+        return Response.json(await source.status());
+    }
   };
 }
 

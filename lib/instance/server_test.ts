@@ -5,8 +5,15 @@ import { statusHandler } from "./server.ts";
 const status: InstanceStatus = { pod: "pg-0", postgres: "running", role: "primary" };
 const info = {} as Deno.ServeHandlerInfo<Deno.NetAddr>;
 
-function handler(ready = true) {
-  return statusHandler({ status: () => Promise.resolve(status), ready: () => ready }, "s3cret");
+function handler(ready = true, restarts: string[] = []) {
+  return statusHandler({
+    status: () => Promise.resolve(status),
+    ready: () => ready,
+    restart: () => {
+      restarts.push("restart");
+      return ready;
+    },
+  }, "s3cret");
 }
 
 async function get(path: string, headers: Record<string, string> = {}, ready = true) {
@@ -16,6 +23,8 @@ async function get(path: string, headers: Record<string, string> = {}, ready = t
   );
   return { code: response.status, body: await response.text() };
 }
+
+const TOKEN = { authorization: "Bearer s3cret" };
 
 Deno.test("statusHandler() answers /status only to the cluster's bearer token", async () => {
   assert.deepEqual(await get("/status", { authorization: "Bearer s3cret" }), {
@@ -41,4 +50,26 @@ Deno.test("statusHandler() serves readiness without a token and nothing else", a
   assert.equal((await get("/readyz", {}, false)).code, 503);
   assert.equal((await get("/healthz", {}, false)).code, 200);
   assert.equal((await get("/other", { authorization: "Bearer s3cret" })).code, 404);
+});
+
+Deno.test("statusHandler() restarts on POST /restart with the token only", async () => {
+  const post = async (headers: Record<string, string>, running = true) => {
+    const restarts: string[] = [];
+    const response = await handler(running, restarts)(
+      new Request("http://127.0.0.1/restart", { method: "POST", headers }),
+      info,
+    );
+    await response.body?.cancel();
+    return { code: response.status, restarts: restarts.length };
+  };
+  assert.deepEqual(await post(TOKEN), { code: 202, restarts: 1 });
+  assert.deepEqual(await post(TOKEN, false), { code: 409, restarts: 1 });
+  assert.deepEqual(await post({}), { code: 401, restarts: 0 });
+  assert.deepEqual(await post({ authorization: "Bearer wrong" }), { code: 401, restarts: 0 });
+  assert.equal((await get("/restart", TOKEN)).code, 405, "GET does not restart");
+  const posted = await handler()(
+    new Request("http://127.0.0.1/status", { method: "POST", headers: TOKEN }),
+    info,
+  );
+  assert.equal(posted.status, 405);
 });

@@ -1,14 +1,13 @@
 /**
  * What the builders share: object metadata with the common labels, the
  * in-container paths the scripts and the pod specs agree on, images, base64
- * encoding of Secret data and the configuration hash. Builders set no
+ * encoding of Secret data, and quantities. Builders set no
  * ownerReference: the reconciler adds the controller reference to each object
  * before applying it, so the builders stay functions of the spec alone (and
  * `dbop render` prints the same objects with no cluster to own them).
  *
  * @module
  */
-import { createHash } from "node:crypto";
 import type { V1ObjectMeta, V1ResourceRequirements } from "@kubernetes/client-node";
 import type { DatabaseCluster } from "../../api/mod.ts";
 import { VERSION } from "../../version.ts";
@@ -20,7 +19,12 @@ export const PATHS = {
   dataVolume: "/var/lib/postgresql/data",
   /** PGDATA: a subdirectory, since a volume's root may hold `lost+found` and initdb wants it empty. */
   pgdata: "/var/lib/postgresql/data/pgdata",
-  /** The ConfigMap: postgresql.conf, pg_hba.conf and the scripts. */
+  /**
+   * In the instances, the instance manager's own directory (an emptyDir): it writes
+   * `config/` and `tls/` below it from the API server.
+   */
+  instanceFiles: "/etc/dbop",
+  /** The ConfigMap's postgresql.conf, pg_hba.conf and the scripts (the backup Job mounts it). */
   config: "/etc/dbop/config",
   /** The server certificate: tls.crt, tls.key (and ca.crt when dbop issued it). */
   tls: "/etc/dbop/tls",
@@ -99,13 +103,6 @@ export function decodeDataValue(
   const encoded = secret?.data?.[key];
   if (encoded === undefined) return undefined;
   return new TextDecoder().decode(Uint8Array.from(atob(encoded), (char) => char.charCodeAt(0)));
-}
-
-/** Hex SHA-256 of the given texts, each length-prefixed so that boundaries count. */
-export function contentHash(parts: readonly string[]): string {
-  const hash = createHash("sha256");
-  for (const part of parts) hash.update(`${part.length}:${part}`);
-  return hash.digest("hex");
 }
 
 const NANO = 10n ** 9n;

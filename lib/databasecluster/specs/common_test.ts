@@ -5,7 +5,6 @@ import {
   childMetadata,
   clusterNamespace,
   containerResources,
-  contentHash,
   decodeDataValue,
   encodeData,
   postgresImage,
@@ -40,12 +39,6 @@ Deno.test("encodeData() and decodeDataValue() round-trip UTF-8 through base64", 
   assert.equal(data.a, "cGxhaW4=");
   assert.equal(decodeDataValue({ data }, "b"), "caf\u00e9 \u2713");
   assert.equal(decodeDataValue({ data }, "missing"), undefined);
-});
-
-Deno.test("contentHash() is stable and sensitive to boundaries between parts", () => {
-  assert.equal(contentHash(["a", "b"]), contentHash(["a", "b"]));
-  assert.notEqual(contentHash(["ab", ""]), contentHash(["a", "b"]));
-  assert.match(contentHash([]), /^[0-9a-f]{64}$/);
 });
 
 Deno.test("containerResources() writes canonical quantities and drops empty lists", () => {

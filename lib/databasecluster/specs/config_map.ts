@@ -1,15 +1,15 @@
 /**
  * Builder of the ConfigMap `<c>-config`: postgresql.conf, pg_hba.conf and the
- * backup script, mounted by every instance and by the backup Job; and the hash of it
- * that the StatefulSet's pod template carries, so that a change of any of these
- * files rolls the pods (a restart picks up every setting, reloadable or not).
+ * backup script. The instance managers watch it and write its files into their
+ * pods, reloading PostgreSQL when they change (no pod is replaced); the backup
+ * Job mounts it for backup.sh.
  *
  * @module
  */
 import type { V1ConfigMap } from "@kubernetes/client-node";
 import type { DatabaseCluster } from "../../api/mod.ts";
 import { configMapName } from "../names.ts";
-import { childMetadata, clusterName, CONFIG_KEYS, contentHash } from "./common.ts";
+import { childMetadata, clusterName, CONFIG_KEYS } from "./common.ts";
 import { renderPgHba, renderPostgresqlConf } from "./postgresql_conf.ts";
 import { renderBackupScript } from "./scripts.ts";
 
@@ -33,19 +33,4 @@ export function buildConfigMap(cluster: DatabaseCluster): V1ConfigMap {
     }),
     data: configData(cluster),
   };
-}
-
-/**
- * Hash of what the instances read at start: the ConfigMap's data and, when given, the
- * server certificate (PostgreSQL reads its certificate at start, so a renewed one
- * must restart the pods too).
- */
-export function configHash(
-  cluster: DatabaseCluster,
-  options: { certificate?: string } = {},
-): string {
-  const data = configData(cluster);
-  const parts = Object.keys(data).sort().flatMap((key) => [key, data[key]]);
-  if (options.certificate !== undefined) parts.push("tls.crt", options.certificate);
-  return contentHash(parts);
 }

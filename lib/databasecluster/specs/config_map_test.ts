@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { testCluster } from "../testdata/clusters.ts";
-import { buildConfigMap, configHash } from "./config_map.ts";
+import { buildConfigMap } from "./config_map.ts";
 import { renderPgHba, renderPostgresqlConf } from "./postgresql_conf.ts";
 import { renderBackupScript } from "./scripts.ts";
 
@@ -18,17 +18,4 @@ Deno.test("buildConfigMap() holds the configuration files and the backup script"
   assert.equal(configMap.data?.["postgresql.conf"], renderPostgresqlConf(cluster));
   assert.equal(configMap.data?.["pg_hba.conf"], renderPgHba(cluster));
   assert.equal(configMap.data?.["backup.sh"], renderBackupScript());
-});
-
-Deno.test("configHash() changes with the configuration and the certificate, and only then", () => {
-  const base = configHash(testCluster());
-  assert.equal(configHash(testCluster()), base);
-  assert.equal(configHash(testCluster({ replicas: 3 })), base);
-  const tuned = testCluster({ postgresql: { parameters: { work_mem: "8MB" } } });
-  assert.notEqual(configHash(tuned), base);
-  assert.notEqual(configHash(testCluster(), { certificate: "renewed" }), base);
-  assert.notEqual(
-    configHash(testCluster(), { certificate: "a" }),
-    configHash(testCluster(), { certificate: "b" }),
-  );
 });

@@ -5,7 +5,10 @@
  * reads everything from its environment (the downward API for the pod's name,
  * namespace and IP; Secrets by reference for passwords and the status token,
  * never inline), uses the cluster's `<c>-instance` ServiceAccount to watch its
- * DatabaseCluster, and serves readiness and status on the status port. The
+ * DatabaseCluster, its ConfigMap and its TLS Secret (it writes their files into
+ * an emptyDir of its own and reloads PostgreSQL when they change: neither is a
+ * volume, whose refresh by the kubelet is slow), and serves readiness and
+ * status on the status port. The
  * exporter sidecar when monitoring is enabled; volumes, probes, security
  * context and scheduling spread. Which instance is the primary is not in the
  * template: `status.targetPrimary` decides it, so changing it rolls no pod.
@@ -76,15 +79,11 @@ const TERMINATION_GRACE_SECONDS = 60;
 
 /** Volume names in the pod. */
 const VOLUMES = {
-  config: "config",
-  tls: "tls",
+  files: "files",
   run: "run",
   tmp: "tmp",
   controller: "controller",
 } as const;
-
-/** PostgreSQL accepts a key file owned by root only when no more than group-readable. */
-const OWNER_GROUP_READ = 0o440;
 
 function value(name: string, text: string): V1EnvVar {
   return { name, value: text };
@@ -110,6 +109,7 @@ function instanceEnv(cluster: DatabaseCluster): V1EnvVar[] {
     value("PGDATA", PATHS.pgdata),
     value("PGPORT", String(cluster.spec.network.port)),
     value("DBOP_CONFIG_DIR", PATHS.config),
+    value("DBOP_CONFIG_MAP", configMapName(name)),
     value("RUN_DIR", PATHS.socket),
     value("PRIMARY_HOST", readWriteServiceName(name)),
     value("REPLICATION_USER", REPLICATION_USERNAME),
@@ -119,7 +119,10 @@ function instanceEnv(cluster: DatabaseCluster): V1EnvVar[] {
   if (issuesCertificates(cluster)) {
     env.push(value("REPLICATION_SSLROOTCERT", `${PATHS.tls}/ca.crt`));
   }
-  if (cluster.spec.security.tls.enabled) env.push(value("DBOP_TLS_DIR", PATHS.tls));
+  const tlsSecret = serverTlsSecretName(cluster);
+  if (tlsSecret) {
+    env.push(value("DBOP_TLS_DIR", PATHS.tls), value("DBOP_TLS_SECRET", tlsSecret));
+  }
   env.push(
     fromSecret("POSTGRES_PASSWORD", superuserSecretName(name), "password"),
     fromSecret("APP_USER", app, "username"),
@@ -139,39 +142,28 @@ function instanceEnv(cluster: DatabaseCluster): V1EnvVar[] {
   return env;
 }
 
-function mounts(cluster: DatabaseCluster): V1VolumeMount[] {
-  const list: V1VolumeMount[] = [
+function mounts(): V1VolumeMount[] {
+  return [
     { name: DATA_VOLUME, mountPath: PATHS.dataVolume },
-    { name: VOLUMES.config, mountPath: PATHS.config, readOnly: true },
+    { name: VOLUMES.files, mountPath: PATHS.instanceFiles },
     { name: VOLUMES.run, mountPath: PATHS.socket },
     { name: VOLUMES.tmp, mountPath: "/tmp" },
     { name: VOLUMES.controller, mountPath: dirname(INSTANCE_BINARY.shared), readOnly: true },
   ];
-  if (cluster.spec.security.tls.enabled) {
-    list.push({ name: VOLUMES.tls, mountPath: PATHS.tls, readOnly: true });
-  }
-  return list;
 }
 
 function dirname(path: string): string {
   return path.slice(0, path.lastIndexOf("/"));
 }
 
-function volumes(cluster: DatabaseCluster): V1Volume[] {
-  const list: V1Volume[] = [
-    { name: VOLUMES.config, configMap: { name: configMapName(clusterName(cluster)) } },
+function volumes(): V1Volume[] {
+  return [
+    // In memory, as a Secret volume would be: it holds the server's private key.
+    { name: VOLUMES.files, emptyDir: { medium: "Memory", sizeLimit: "1Mi" } },
     { name: VOLUMES.run, emptyDir: {} },
     { name: VOLUMES.tmp, emptyDir: {} },
     { name: VOLUMES.controller, emptyDir: {} },
   ];
-  const tlsSecret = serverTlsSecretName(cluster);
-  if (tlsSecret) {
-    list.push({
-      name: VOLUMES.tls,
-      secret: { secretName: tlsSecret, defaultMode: OWNER_GROUP_READ },
-    });
-  }
-  return list;
 }
 
 /**
@@ -209,7 +201,7 @@ function postgresContainer(cluster: DatabaseCluster): V1Container {
       { name: POSTGRESQL_PORT_NAME, containerPort: cluster.spec.network.port, protocol: "TCP" },
       { name: STATUS_PORT_NAME, containerPort: STATUS_PORT, protocol: "TCP" },
     ],
-    volumeMounts: mounts(cluster),
+    volumeMounts: mounts(),
     ...probes(),
     securityContext: containerSecurityContext(),
   };
@@ -300,7 +292,7 @@ export function buildInstancePodSpec(
     terminationGracePeriodSeconds: TERMINATION_GRACE_SECONDS,
     initContainers: [installContainer(options.instanceImage ?? DEFAULT_INSTANCE_IMAGE)],
     containers,
-    volumes: volumes(cluster),
+    volumes: volumes(),
     ...scheduling(cluster),
   };
 }

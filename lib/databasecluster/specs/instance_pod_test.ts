@@ -161,15 +161,24 @@ Deno.test("instances spread over nodes, preferred or required, and over zones", 
   }]);
 });
 
-Deno.test("the configuration and the certificate are mounted", () => {
+Deno.test("the configuration and the certificate are followed from the API server, not mounted", () => {
   const spec = buildInstancePodSpec(testCluster());
-  const volume = (name: string) => spec.volumes?.find((v) => v.name === name);
-  assert.equal(volume("config")?.configMap?.name, "pg-config");
-  assert.equal(volume("initdb"), undefined);
-  assert.equal(volume("tls")?.secret?.secretName, "pg-server");
-  const mounts = container(spec, "postgres").volumeMounts?.map((m) => m.mountPath);
-  assert.ok(mounts?.includes("/etc/dbop/config"));
-  assert.ok(mounts?.includes("/etc/dbop/tls"));
+  assert.ok(spec.volumes?.every((v) => !v.configMap && !v.secret), "no ConfigMap or Secret volume");
+  const files = spec.volumes?.find((v) => v.name === "files");
+  assert.deepEqual(files?.emptyDir, { medium: "Memory", sizeLimit: "1Mi" });
+  const postgres = container(spec, "postgres");
+  assert.ok(postgres.volumeMounts?.some((m) => m.name === "files" && m.mountPath === "/etc/dbop"));
+  assert.equal(env(postgres, "DBOP_CONFIG_MAP")?.value, "pg-config");
+  assert.equal(env(postgres, "DBOP_CONFIG_DIR")?.value, "/etc/dbop/config");
+  assert.equal(env(postgres, "DBOP_TLS_SECRET")?.value, "pg-server");
+  assert.equal(env(postgres, "DBOP_TLS_DIR")?.value, "/etc/dbop/tls");
+  const theirs = buildInstancePodSpec(
+    testCluster({ security: { tls: { enabled: true, secretName: "mine" } } }),
+  );
+  assert.equal(env(container(theirs, "postgres"), "DBOP_TLS_SECRET")?.value, "mine");
+  const plain = buildInstancePodSpec(testCluster({ security: { tls: { enabled: false } } }));
+  assert.equal(env(container(plain, "postgres"), "DBOP_TLS_SECRET"), undefined);
+  assert.equal(env(container(plain, "postgres"), "DBOP_TLS_DIR"), undefined);
 });
 
 Deno.test("replication verifies dbop's CA, only requires TLS with the user's, and skips it without", () => {
@@ -184,7 +193,6 @@ Deno.test("replication verifies dbop's CA, only requires TLS with the user's, an
   );
   const plain = testCluster({ security: { tls: { enabled: false } } });
   assert.equal(sslmode(plain), "disable");
-  assert.equal(buildInstancePodSpec(plain).volumes?.some((v) => v.name === "tls"), false);
 });
 
 Deno.test("monitoring adds the exporter with a port named metrics", () => {

@@ -4,10 +4,13 @@
  * exactly what `dbop instance run` needs (read and watch its own
  * DatabaseCluster, by name; server-side apply `status.systemIdentifier` to
  * it; list and watch its credential Secrets, by name, so the primary applies
- * a changed password; create and patch Events) and the RoleBinding that grants that Role to that
- * ServiceAccount. The Role names the cluster and the Secrets in
- * `resourceNames`, so an instance can neither read nor write another
- * cluster's, and it grants nothing else: no other Secret, no pods. The operator can create this Role only because it holds
+ * a changed password; list and watch its ConfigMap and server TLS Secret, by
+ * name, so the instance reloads PostgreSQL on a changed setting or
+ * certificate; create and patch Events) and the RoleBinding that grants that
+ * Role to that ServiceAccount. The Role names the cluster, the ConfigMap and
+ * the Secrets in `resourceNames`, so an instance can neither read nor write
+ * another cluster's, and it grants nothing else: no other Secret or
+ * ConfigMap, no pods. The operator can create this Role only because it holds
  * every permission it grants (RBAC's escalation check; see `../rbac.ts`).
  *
  * @module
@@ -20,12 +23,14 @@ import type {
 } from "@kubernetes/client-node";
 import { DATABASE_CLUSTER, type DatabaseCluster } from "../../api/mod.ts";
 import {
+  configMapName,
   instanceServiceAccountName,
   replicationSecretName,
   superuserSecretName,
 } from "../names.ts";
 import { childMetadata, clusterName, clusterNamespace } from "./common.ts";
 import { appCredentialsSecretName } from "./secrets.ts";
+import { serverTlsSecretName } from "./tls_secrets.ts";
 
 const RBAC_GROUP = "rbac.authorization.k8s.io";
 
@@ -36,21 +41,27 @@ function metadata(cluster: DatabaseCluster) {
   });
 }
 
-/** The credential Secrets an instance manager follows: superuser, replication, application. */
+/**
+ * The Secrets an instance manager follows: superuser, replication, application owner and,
+ * with TLS, the server certificate.
+ */
 export function instanceSecretNames(cluster: DatabaseCluster): string[] {
   const name = clusterName(cluster);
-  return [
+  const names = [
     superuserSecretName(name),
     replicationSecretName(name),
     appCredentialsSecretName(cluster),
   ];
+  const tls = serverTlsSecretName(cluster);
+  if (tls) names.push(tls);
+  return names;
 }
 
 /**
  * The rules of the instance Role for cluster `name`: get, list and watch of that one
  * DatabaseCluster (list and watch go with `fieldSelector=metadata.name=<c>`, which RBAC
  * allows with `resourceNames`), patch of its status (server-side apply), and list and
- * watch of the credential `secrets`, the same way.
+ * watch of the `secrets` it follows and of its ConfigMap, the same way.
  */
 export function instanceRules(name: string, secrets: string[]): V1PolicyRule[] {
   return [
@@ -67,6 +78,12 @@ export function instanceRules(name: string, secrets: string[]): V1PolicyRule[] {
       verbs: ["patch"],
     },
     { apiGroups: [""], resources: ["secrets"], resourceNames: secrets, verbs: ["list", "watch"] },
+    {
+      apiGroups: [""],
+      resources: ["configmaps"],
+      resourceNames: [configMapName(name)],
+      verbs: ["list", "watch"],
+    },
     // Warnings about the cluster (an empty primary volume, another database's data).
     { apiGroups: ["events.k8s.io"], resources: ["events"], verbs: ["create", "patch"] },
   ];
@@ -83,7 +100,7 @@ export function buildInstanceServiceAccount(cluster: DatabaseCluster): V1Service
   };
 }
 
-/** Role `<c>-instance`: its own DatabaseCluster and that cluster's status, nothing else. */
+/** Role `<c>-instance`: its own DatabaseCluster, status, Secrets and ConfigMap, nothing else. */
 export function buildInstanceRole(cluster: DatabaseCluster): V1Role {
   return {
     apiVersion: `${RBAC_GROUP}/v1`,

@@ -25,7 +25,7 @@ Deno.test("buildInstanceServiceAccount() names the instances' identity <c>-insta
   assert.equal(account.automountServiceAccountToken, true);
 });
 
-Deno.test("buildInstanceRole() grants exactly its own cluster, its status and its credential Secrets", () => {
+Deno.test("buildInstanceRole() grants exactly its own cluster, its status, Secrets and ConfigMap", () => {
   const role = buildInstanceRole(testCluster());
   assert.equal(role.apiVersion, "rbac.authorization.k8s.io/v1");
   assert.equal(role.kind, "Role");
@@ -46,7 +46,13 @@ Deno.test("buildInstanceRole() grants exactly its own cluster, its status and it
     {
       apiGroups: [""],
       resources: ["secrets"],
-      resourceNames: ["pg-superuser", "pg-replication", "pg-app"],
+      resourceNames: ["pg-superuser", "pg-replication", "pg-app", "pg-server"],
+      verbs: ["list", "watch"],
+    },
+    {
+      apiGroups: [""],
+      resources: ["configmaps"],
+      resourceNames: ["pg-config"],
       verbs: ["list", "watch"],
     },
     { apiGroups: ["events.k8s.io"], resources: ["events"], verbs: ["create", "patch"] },
@@ -54,7 +60,18 @@ Deno.test("buildInstanceRole() grants exactly its own cluster, its status and it
   const own = buildInstanceRole(
     testCluster({ security: { authentication: { existingSecret: "owner" } } }),
   );
-  assert.deepEqual(own.rules?.[2].resourceNames, ["pg-superuser", "pg-replication", "owner"]);
+  assert.deepEqual(own.rules?.[2].resourceNames, [
+    "pg-superuser",
+    "pg-replication",
+    "owner",
+    "pg-server",
+  ]);
+  const theirs = buildInstanceRole(
+    testCluster({ security: { tls: { enabled: true, secretName: "mine" } } }),
+  );
+  assert.equal(theirs.rules?.[2].resourceNames?.at(-1), "mine");
+  const plain = buildInstanceRole(testCluster({ security: { tls: { enabled: false } } }));
+  assert.deepEqual(plain.rules?.[2].resourceNames, ["pg-superuser", "pg-replication", "pg-app"]);
 });
 
 Deno.test("buildInstanceRole() names only its own cluster, whatever the cluster is called", () => {
@@ -62,6 +79,7 @@ Deno.test("buildInstanceRole() names only its own cluster, whatever the cluster 
   assert.equal(role.metadata?.name, "orders-instance");
   assert.ok(role.rules?.slice(0, 2).every((rule) => rule.resourceNames?.join() === "orders"));
   assert.ok(role.rules?.[2].resourceNames?.every((name) => name.startsWith("orders-")));
+  assert.deepEqual(role.rules?.[3].resourceNames, ["orders-config"]);
 });
 
 Deno.test("buildInstanceRole() grants nothing the operator's ClusterRole does not hold (RBAC escalation check)", () => {

@@ -23,7 +23,7 @@ export {
   POSTGRES_UID,
   postgresImage,
 } from "./common.ts";
-export { buildConfigMap, configData, configHash } from "./config_map.ts";
+export { buildConfigMap, configData } from "./config_map.ts";
 export { buildInstancePodSpec, CONTAINERS } from "./instance_pod.ts";
 export {
   buildInstanceRbac,

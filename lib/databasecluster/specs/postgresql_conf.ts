@@ -6,7 +6,10 @@
  * `-c config_file=...`, so the postgresql.conf initdb writes in PGDATA is
  * ignored, and it names the paths of its pod on the command line
  * (`hba_file`, the socket directory, the certificate files): the files here
- * hold no path, so they are the same wherever the pod's volumes are.
+ * hold no path, so they are the same wherever the pod's volumes are. Nor do
+ * they hold `listen_addresses`: each instance listens on its pod IP, given on
+ * the command line, and a different value in the file would make every reload
+ * report it as waiting for a restart.
  *
  * @module
  */
@@ -34,7 +37,6 @@ export function quoteConfValue(value: string): string {
 function ownedSettings(cluster: DatabaseCluster): [string, string][] {
   const { spec } = cluster;
   const settings: [string, string][] = [
-    ["listen_addresses", "*"],
     ["port", String(spec.network.port)],
     ["cluster_name", clusterName(cluster)],
     ["password_encryption", spec.security.authentication.type],

@@ -25,7 +25,7 @@ Deno.test("quoteConfValue() escapes quotes, backslashes and line breaks", () => 
 
 Deno.test("renderPostgresqlConf() sets the settings dbop owns", () => {
   const conf = settings(renderPostgresqlConf(testCluster({ network: { port: 6543 } })));
-  assert.equal(conf.get("listen_addresses"), "'*'");
+  assert.equal(conf.get("listen_addresses"), undefined, "the pod IP, on the command line");
   assert.equal(conf.get("port"), "'6543'");
   assert.equal(conf.get("wal_level"), "'replica'");
   assert.equal(conf.get("hot_standby"), "'on'");
@@ -68,8 +68,9 @@ Deno.test("renderPostgresqlConf() owns every setting the API reserves that it ne
     "archive_command",
     "config_file",
     "data_directory",
-    // Paths of the pod, which the instance manager passes on the command line.
+    // Paths and the address of the pod, which the instance manager passes on the command line.
     "hba_file",
+    "listen_addresses",
     "unix_socket_directories",
     "ssl_cert_file",
     "ssl_key_file",

@@ -2,6 +2,13 @@
  * Builder of the StatefulSet `<c>`: one pod and one data volume per instance,
  * started in order (`<c>-0`, the primary, first) and updated from the highest
  * ordinal down, so a rolling update restarts the standbys before the primary.
+ * The pod template holds no hash of the configuration or the certificate: the
+ * instance managers follow the ConfigMap and the TLS Secret and reload
+ * PostgreSQL, and a setting that needs a restart is reported as
+ * `pendingRestart` and restarted in place (`POST /restart`), not by new pods.
+ * What the template does hold needs a new pod when it changes: the image, the
+ * resources, the environment (e.g. `PASSWORD_ENCRYPTION`, which initdb reads,
+ * or TLS on or off).
  * The volume claim template cannot change after creation, so the reconciler
  * passes the live claim size when the StatefulSet exists (storage growth is
  * done on the claims themselves).
@@ -19,7 +26,6 @@ import {
   statefulSetName,
 } from "../names.ts";
 import { canonicalQuantity, childMetadata, clusterName } from "./common.ts";
-import { configHash } from "./config_map.ts";
 import { buildInstancePodSpec } from "./instance_pod.ts";
 
 /** Inputs of {@link buildStatefulSet} beyond the cluster. */
@@ -29,8 +35,6 @@ export interface StatefulSetOptions {
    * field is immutable; `spec.storage.size` when creating.
    */
   claimSize?: string;
-  /** The server certificate (PEM) the pods use: a renewal changes the hash and rolls them. */
-  certificate?: string;
   /** dbop's image, from which each pod copies the instance manager. */
   instanceImage?: string;
 }
@@ -69,12 +73,7 @@ export function buildStatefulSet(
         whenScaled: "Delete",
       },
       template: {
-        metadata: {
-          labels: commonLabels(name, "database"),
-          annotations: {
-            [ANNOTATIONS.configHash]: configHash(cluster, { certificate: options.certificate }),
-          },
-        },
+        metadata: { labels: commonLabels(name, "database") },
         spec: buildInstancePodSpec(cluster, { instanceImage: options.instanceImage }),
       },
       volumeClaimTemplates: [{

@@ -1,0 +1,206 @@
+/**
+ * Reload, don't restart, on real pods (`harness/database_pods.ts`): the
+ * instance managers follow the ConfigMap and the server TLS Secret from the
+ * API server and reload PostgreSQL, so a reloadable setting and a renewed
+ * certificate reach every instance with no restart (the postmaster start
+ * times stay, and so do the pods); a setting that needs a restart is reported
+ * as `pendingRestart` by each instance, and `POST /restart` (the status
+ * token's alone) restarts PostgreSQL in place, standbys first, with the
+ * setting then in effect. One three-instance PostgreSQL 15 cluster with TLS
+ * serves all three steps.
+ *
+ * @module
+ */
+import assert from "node:assert/strict";
+import type { InstanceStatus } from "../lib/api/mod.ts";
+import { ConfigMaps } from "../lib/databasecluster/kinds.ts";
+import { configMapName, podName } from "../lib/databasecluster/names.ts";
+import { STATUS_PORT } from "../lib/databasecluster/specs/instance_pod.ts";
+import { type DatabasePods, databasePods } from "./harness/database_pods.ts";
+import { eventually, testCluster } from "./harness/mod.ts";
+import { psql, query } from "./harness/psql.ts";
+
+const test = testCluster();
+const external = Deno.env.get("TEST_KUBECONFIG") !== undefined;
+const NAME = "pg";
+const PODS = [0, 1, 2].map((ordinal) => podName(NAME, ordinal));
+
+function report(line: string): void {
+  Deno.stderr.writeSync(new TextEncoder().encode(`[reload] ${line}\n`));
+}
+
+function manifest(parameters: Record<string, string>) {
+  return {
+    apiVersion: "database.example.com/v1",
+    kind: "DatabaseCluster",
+    metadata: { name: NAME },
+    spec: {
+      replicas: 3,
+      version: "15",
+      storage: { size: "1Gi" },
+      security: { tls: { enabled: true } },
+      postgresql: { parameters },
+    },
+  };
+}
+
+/** `SHOW <setting>` on every instance, through its own socket as the superuser. */
+async function shown(env: DatabasePods, setting: string): Promise<string[]> {
+  return await Promise.all(PODS.map((pod) =>
+    query(env.sandbox, {
+      host: env.kubelet.localPod(env.namespace, pod).hostPath("/var/run/postgresql"),
+      port: 5432,
+      user: "postgres",
+      dbname: "postgres",
+    }, `SHOW ${setting}`)
+  ));
+}
+
+async function statuses(env: DatabasePods): Promise<(InstanceStatus | undefined)[]> {
+  return await Promise.all(PODS.map((pod) => env.instanceStatus(NAME, pod)));
+}
+
+async function startTimes(env: DatabasePods): Promise<(string | undefined)[]> {
+  return (await statuses(env)).map((status) => status?.postmasterStartTime);
+}
+
+async function podUids(env: DatabasePods): Promise<(string | undefined)[]> {
+  return await Promise.all(PODS.map(async (pod) => (await env.pod(pod))?.metadata?.uid));
+}
+
+/** The first PEM certificate in `text`. */
+function firstCertificate(text: string): string {
+  const match = /-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/.exec(text);
+  if (!match) throw new Error("No PEM certificate");
+  return match[0];
+}
+
+/** The certificate the server at `host` presents, as PEM, read by openssl's TLS client. */
+async function servedCertificate(host: string): Promise<string> {
+  const { stdout } = await new Deno.Command("openssl", {
+    args: ["s_client", "-starttls", "postgres", "-connect", `${host}:5432`],
+    stdin: "null",
+    stdout: "piped",
+    stderr: "null",
+    signal: AbortSignal.timeout(10_000),
+  }).output();
+  return firstCertificate(new TextDecoder().decode(stdout));
+}
+
+async function servedCertificates(env: DatabasePods): Promise<string[]> {
+  return await Promise.all(PODS.map(async (pod) => {
+    const ip = (await env.pod(pod))?.status?.podIP;
+    if (!ip) throw new Error(`${pod} has no IP`);
+    return await servedCertificate(ip);
+  }));
+}
+
+/** POST /restart of `pod`'s instance manager, with `token` as the bearer token if any. */
+async function postRestart(env: DatabasePods, pod: string, token?: string): Promise<number> {
+  const ip = (await env.pod(pod))?.status?.podIP;
+  const response = await fetch(`http://${ip}:${STATUS_PORT}/restart`, {
+    method: "POST",
+    headers: token === undefined ? {} : { authorization: `Bearer ${token}` },
+    signal: AbortSignal.timeout(5_000),
+  });
+  await response.body?.cancel();
+  return response.status;
+}
+
+function seconds(since: number): string {
+  return ((performance.now() - since) / 1000).toFixed(2);
+}
+
+Deno.test({
+  name:
+    "work_mem and a renewed certificate reload the instances without a restart; shared_buffers waits for POST /restart, standbys first",
+  ignore: external,
+  sanitizeOps: false,
+  sanitizeResources: false,
+  async fn() {
+    await using env = await databasePods(test, "reload", { major: 15 });
+    assert.ok(env.sandbox.install.ssl, "PostgreSQL 15 is built with OpenSSL");
+    await env.apply(manifest({}));
+    await env.running(NAME, 3);
+    const uids = await podUids(env);
+    const started = await startTimes(env);
+    assert.ok(started.every((time) => time !== undefined));
+    assert.deepEqual(await shown(env, "work_mem"), ["4MB", "4MB", "4MB"]);
+
+    // A reloadable setting: every instance takes it, none restarts.
+    let since = performance.now();
+    await env.apply(manifest({ work_mem: "8MB" }));
+    await eventually("the ConfigMap with work_mem 8MB", async () => {
+      const configMap = await env.resources.get(ConfigMaps, configMapName(NAME), {
+        namespace: env.namespace,
+      });
+      return configMap.data?.["postgresql.conf"]?.includes("work_mem = '8MB'") ? true : undefined;
+    }, { intervalMs: 20 });
+    const changed = performance.now();
+    report(`spec change to ConfigMap updated by the operator: ${seconds(since)} s`);
+    await eventually("work_mem 8MB on every instance", async () => {
+      const values = await shown(env, "work_mem");
+      return values.every((value) => value === "8MB") ? values : undefined;
+    }, { intervalMs: 20 });
+    report(`ConfigMap change to work_mem 8MB shown on all 3 instances: ${seconds(changed)} s`);
+    assert.deepEqual(await startTimes(env), started, "no postmaster restarted");
+    assert.deepEqual(
+      (await statuses(env)).map((s) => s?.pendingRestart),
+      [false, false, false],
+      env.logTails(PODS),
+    );
+
+    // A renewed certificate: served by every instance, none restarts.
+    const old = firstCertificate((await env.secret(`${NAME}-server`))["tls.crt"]);
+    assert.deepEqual(await servedCertificates(env), [old, old, old]);
+    since = performance.now();
+    await test.kubectlOk(["delete", "secret", `${NAME}-server`, "-n", env.namespace]);
+    const renewed = await eventually("a renewed server certificate", async () => {
+      const secret = await env.secret(`${NAME}-server`).catch(() => undefined);
+      const pem = secret?.["tls.crt"] && firstCertificate(secret["tls.crt"]);
+      return pem && pem !== old ? pem : undefined;
+    }, { intervalMs: 20 });
+    const issued = performance.now();
+    report(`server TLS Secret deleted: the operator issued a new one in ${seconds(since)} s`);
+    await eventually("the renewed certificate served by every instance", async () => {
+      const served = await servedCertificates(env);
+      return served.every((pem) => pem === renewed) ? true : undefined;
+    }, { intervalMs: 20 });
+    report(`renewed certificate in the Secret to served by all 3 instances: ${seconds(issued)} s`);
+    assert.deepEqual(await startTimes(env), started, "no postmaster restarted");
+    const rw = await env.readWrite(NAME, "verify-ca");
+    const ca = `${env.sandbox.root}/reload-ca.crt`;
+    await Deno.writeTextFile(ca, (await env.secret(`${NAME}-server`))["ca.crt"]);
+    assert.equal(await query(env.sandbox, { ...rw, sslrootcert: ca }, "SELECT 1"), "1");
+
+    // A setting that needs a restart: reported, not applied, until POST /restart.
+    await env.apply(manifest({ work_mem: "8MB", shared_buffers: "64MB" }));
+    await eventually("pendingRestart on every instance", async () => {
+      const all = await statuses(env);
+      return all.every((s) => s?.pendingRestart === true) ? true : undefined;
+    });
+    assert.deepEqual(await startTimes(env), started, "no postmaster restarted by itself");
+    assert.deepEqual(await shown(env, "shared_buffers"), ["128MB", "128MB", "128MB"]);
+    const { token } = await env.secret(`${NAME}-status`);
+    assert.equal(await postRestart(env, PODS[2]), 401, "no token, no restart");
+    assert.equal(await postRestart(env, PODS[2], "not-the-token"), 401);
+    assert.deepEqual(await startTimes(env), started);
+    for (const [ordinal, pod] of [[2, PODS[2]], [1, PODS[1]], [0, PODS[0]]] as const) {
+      since = performance.now();
+      assert.equal(await postRestart(env, pod, token), 202);
+      const status = await eventually(`${pod} restarted with shared_buffers applied`, async () => {
+        const s = await env.instanceStatus(NAME, pod);
+        return s?.postgres === "running" && s.pendingRestart === false &&
+            s.postmasterStartTime !== started[ordinal]
+          ? s
+          : undefined;
+      });
+      report(`POST /restart of ${pod} (${status.role}): running again in ${seconds(since)} s`);
+    }
+    assert.deepEqual(await shown(env, "shared_buffers"), ["64MB", "64MB", "64MB"]);
+    await env.running(NAME, 3);
+    assert.deepEqual(await podUids(env), uids, "no pod was replaced");
+    const after = await psql(env.sandbox, { ...rw, sslrootcert: ca }, "SELECT 1");
+    assert.equal(after.code, 0, after.stderr);
+  },
+});

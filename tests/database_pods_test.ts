@@ -105,12 +105,16 @@ for (const major of POSTGRES_MAJORS) {
         const secret = await env.secret(`${name}-app`).catch(() => undefined);
         return secret && secret.password !== rw.password ? secret : undefined;
       });
-      await eventually("the new app password accepted through -rw", async () => {
-        const ok = await psql(env.sandbox, { ...rw, password: fresh.password }, "SELECT 1");
-        return ok.code === 0 ? true : undefined;
-      });
+      // PostgreSQL had the new password before the Secret was written.
+      const ok = await psql(env.sandbox, { ...rw, password: fresh.password }, "SELECT 1");
+      assert.equal(ok.code, 0, `the new password works as soon as it is seen: ${ok.stderr}`);
+      assert.match(
+        env.kubelet.logs(env.namespace, pods[0], "postgres"),
+        new RegExp(`new password of Secret .?${name}-app.? before the Secret holds it`),
+        "the operator handed the password to the primary first",
+      );
       report(
-        `app Secret deleted: the regenerated password works after ${
+        `app Secret deleted: a new one with a working password seen after ${
           Math.round(performance.now() - rotatedAt)
         } ms`,
       );

@@ -4,9 +4,9 @@
  * API server and reload PostgreSQL, so a reloadable setting and a renewed
  * certificate reach every instance with no restart (the postmaster start
  * times stay, and so do the pods); a setting that needs a restart is reported
- * as `pendingRestart` by each instance, and `POST /restart` (the status
- * token's alone) restarts PostgreSQL in place, standbys first, with the
- * setting then in effect. One three-instance PostgreSQL 15 cluster with TLS
+ * as `pendingRestart` by each instance, and the operator restarts them in
+ * place one at a time through `POST /restart` (the status token's alone),
+ * standbys first, with the setting then in effect. One three-instance PostgreSQL 15 cluster with TLS
  * serves all three steps.
  *
  * @module
@@ -17,6 +17,7 @@ import { ConfigMaps } from "../lib/databasecluster/kinds.ts";
 import { configMapName, podName } from "../lib/databasecluster/names.ts";
 import { STATUS_PORT } from "../lib/databasecluster/specs/instance_pod.ts";
 import { type DatabasePods, databasePods } from "./harness/database_pods.ts";
+import { getJson } from "./harness/clusters.ts";
 import { eventually, testCluster } from "./harness/mod.ts";
 import { psql, query } from "./harness/psql.ts";
 
@@ -113,7 +114,7 @@ function seconds(since: number): string {
 
 Deno.test({
   name:
-    "work_mem and a renewed certificate reload the instances without a restart; shared_buffers waits for POST /restart, standbys first",
+    "work_mem and a renewed certificate reload the instances without a restart; shared_buffers restarts them in place, standbys first",
   ignore: external,
   sanitizeOps: false,
   sanitizeResources: false,
@@ -173,30 +174,34 @@ Deno.test({
     await Deno.writeTextFile(ca, (await env.secret(`${NAME}-server`))["ca.crt"]);
     assert.equal(await query(env.sandbox, { ...rw, sslrootcert: ca }, "SELECT 1"), "1");
 
-    // A setting that needs a restart: reported, not applied, until POST /restart.
-    await env.apply(manifest({ work_mem: "8MB", shared_buffers: "64MB" }));
-    await eventually("pendingRestart on every instance", async () => {
-      const all = await statuses(env);
-      return all.every((s) => s?.pendingRestart === true) ? true : undefined;
-    });
-    assert.deepEqual(await startTimes(env), started, "no postmaster restarted by itself");
-    assert.deepEqual(await shown(env, "shared_buffers"), ["128MB", "128MB", "128MB"]);
-    const { token } = await env.secret(`${NAME}-status`);
+    // POST /restart takes the status token alone.
     assert.equal(await postRestart(env, PODS[2]), 401, "no token, no restart");
     assert.equal(await postRestart(env, PODS[2], "not-the-token"), 401);
     assert.deepEqual(await startTimes(env), started);
-    for (const [ordinal, pod] of [[2, PODS[2]], [1, PODS[1]], [0, PODS[0]]] as const) {
-      since = performance.now();
-      assert.equal(await postRestart(env, pod, token), 202);
-      const status = await eventually(`${pod} restarted with shared_buffers applied`, async () => {
-        const s = await env.instanceStatus(NAME, pod);
-        return s?.postgres === "running" && s.pendingRestart === false &&
-            s.postmasterStartTime !== started[ordinal]
-          ? s
-          : undefined;
-      });
-      report(`POST /restart of ${pod} (${status.role}): running again in ${seconds(since)} s`);
-    }
+
+    // A setting that needs a restart: the instances report it, the operator restarts them
+    // in place one at a time, standbys first.
+    since = performance.now();
+    await env.apply(manifest({ work_mem: "8MB", shared_buffers: "64MB" }));
+    const restarted = await eventually("every instance restarted with shared_buffers", async () => {
+      const all = await statuses(env);
+      const done = all.every((s, i) =>
+        s?.postgres === "running" && s.pendingRestart === false &&
+        s.postmasterStartTime !== started[i]
+      );
+      return done ? all : undefined;
+    }, { timeoutMs: 60_000 });
+    report(`shared_buffers change to all 3 instances restarted in place: ${seconds(since)} s`);
+    const times = restarted.map((s) => Date.parse(s!.postmasterStartTime!));
+    assert.ok(times[0] > times[1] && times[0] > times[2], "the primary restarted last");
+    const events = await getJson(test, ["get", "events.events.k8s.io", "-n", env.namespace]);
+    const restarts = events.items
+      .filter((e: { reason: string }) => e.reason === "Restarting")
+      .sort((a: { eventTime: string }, b: { eventTime: string }) =>
+        a.eventTime.localeCompare(b.eventTime)
+      )
+      .map((e: { note: string }) => /"([^"]+)"/.exec(e.note)![1]);
+    assert.deepEqual(restarts, [PODS[1], PODS[2], PODS[0]], "one at a time, standbys first");
     assert.deepEqual(await shown(env, "shared_buffers"), ["64MB", "64MB", "64MB"]);
     await env.running(NAME, 3);
     assert.deepEqual(await podUids(env), uids, "no pod was replaced");

@@ -32,16 +32,31 @@ function describeFailure(error: unknown): string {
   return message.replace(/^error sending request for url \([^)]*\): /, "");
 }
 
+/**
+ * One request to the instance manager on `podIP`, authenticated, bounded by the timeout;
+ * throws when it does not answer.
+ */
+export function requestInstance(
+  podIP: string,
+  path: string,
+  options: PollOptions & { method?: "GET" | "POST"; body?: unknown },
+): Promise<Response> {
+  const timeout = AbortSignal.timeout(options.timeoutMs);
+  const host = podIP.includes(":") ? `[${podIP}]` : podIP;
+  const headers: Record<string, string> = { authorization: `Bearer ${options.token}` };
+  if (options.body !== undefined) headers["content-type"] = "application/json";
+  return fetch(`http://${host}:${options.port}${path}`, {
+    method: options.method ?? "GET",
+    headers,
+    body: options.body === undefined ? undefined : JSON.stringify(options.body),
+    signal: options.signal ? AbortSignal.any([options.signal, timeout]) : timeout,
+  });
+}
+
 /** Polls one instance manager. */
 export async function pollInstance(podIP: string, options: PollOptions): Promise<Polled> {
-  const timeout = AbortSignal.timeout(options.timeoutMs);
-  const signal = options.signal ? AbortSignal.any([options.signal, timeout]) : timeout;
-  const host = podIP.includes(":") ? `[${podIP}]` : podIP;
   try {
-    const response = await fetch(`http://${host}:${options.port}/status`, {
-      headers: { authorization: `Bearer ${options.token}` },
-      signal,
-    });
+    const response = await requestInstance(podIP, "/status", options);
     if (!response.ok) {
       await response.body?.cancel();
       return { error: `status endpoint answered ${response.status}` };

@@ -3,9 +3,12 @@
  * cluster and its children from the cache, validates the spec, lets the
  * finalizer decide between apply and cleanup, and for apply: refuses a major
  * upgrade (condition, event, TerminalError; nothing is changed), builds the
- * desired children, server-side applies only those that differ from the
- * cache, removes optional children no longer wanted, labels pod roles, grows
- * volumes, and writes status only when it changed. Events are tied to writes
+ * desired children, hands regenerated passwords to the primary before their
+ * Secrets are written (`rotation.ts`), server-side applies only the children
+ * that differ from the cache, removes optional children no longer wanted,
+ * labels pod roles, polls the instances (`instances.ts`) and restarts the
+ * next one whose settings need it (`restarts.ts`), grows volumes, and writes
+ * status only when it changed. Events are tied to writes
  * and transitions, so a converged cluster causes no writes and no events.
  *
  * @module
@@ -41,7 +44,15 @@ import {
 import { nextCondition, statusEqual } from "./conditions.ts";
 import { desiredChildren } from "./desired.ts";
 import type { ClusterMetrics } from "./metrics.ts";
-import { instancesSettled, type Polled, pollInstances, summarizeInstances } from "./instances.ts";
+import { rotatePasswords } from "./rotation.ts";
+import {
+  instancesSettled,
+  type Polled,
+  pollInstances,
+  type PollOptions,
+  summarizeInstances,
+} from "./instances.ts";
+import { restartPending } from "./restarts.ts";
 import {
   ANNOTATIONS,
   COMPONENTS,
@@ -88,6 +99,7 @@ type Status = NonNullable<DatabaseCluster["status"]>;
 
 /** The reconcile function of the DatabaseCluster controller. */
 export function databaseClusterReconciler(deps: ReconcilerDeps): Reconciler {
+  const restartsAsked = new Map<string, string | undefined>();
   return async (request, context) => {
     const cached = deps.cache.cluster(request.namespace, request.name);
     if (!cached) return {};
@@ -108,7 +120,7 @@ export function databaseClusterReconciler(deps: ReconcilerDeps): Reconciler {
       type: DatabaseClusters,
       finalizer: FINALIZER,
       signal: context.signal,
-      apply: () => applyCluster(deps, object, cluster, context),
+      apply: () => applyCluster(deps, object, cluster, context, restartsAsked),
       cleanup: () => cleanUpCluster(deps, object, cluster, context),
       cleanupDone: (result) => result.requeueAfter === undefined,
     });
@@ -166,6 +178,7 @@ async function applyCluster(
   object: ClusterObject,
   cluster: DatabaseCluster,
   context: ReconcileContext,
+  restartsAsked: Map<string, string | undefined>,
 ): Promise<ReconcileResult> {
   const { namespace, name } = cluster.metadata as { namespace: string; name: string };
   const now = new Date(deps.clock.now());
@@ -183,13 +196,21 @@ async function applyCluster(
     instanceImage: deps.instanceImage,
   });
   const token = statusTokenFromSecret(secretByName(children, statusTokenSecretName(name)));
+  const instances: PollOptions | undefined = token === undefined
+    ? undefined
+    : { port: STATUS_PORT, token, timeoutMs: POLL_TIMEOUT_MS, signal: context.signal };
+  if (instances && cluster.status?.systemIdentifier !== undefined) {
+    await rotatePasswords(deps.events, object, cluster, children, desired.objects, instances);
+  }
   const written = await applyChildren(deps.resources, desired.objects, children, context.signal);
   const removed = await deleteUnwanted(deps.resources, desired.unwanted, children, context.signal);
   await labelPodRoles(deps.resources, name, children.pods, context.signal);
-  const polled = token === undefined ? new Map<string, Polled>() : await pollInstances(
-    children.pods,
-    { port: STATUS_PORT, token, timeoutMs: POLL_TIMEOUT_MS, signal: context.signal },
-  );
+  const polled = instances === undefined
+    ? new Map<string, Polled>()
+    : await pollInstances(children.pods, instances);
+  if (instances) {
+    await restartPending(deps.events, object, children.pods, polled, restartsAsked, instances);
+  }
   const notices: string[] = [];
   const dataClaims = children.persistentVolumeClaims.filter((c) =>
     c.metadata?.labels?.[LABELS.component] === COMPONENTS.database

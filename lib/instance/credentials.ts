@@ -22,8 +22,38 @@ export interface Credentials {
 }
 
 /**
- * The credentials now: each Secret's password where it holds one, else `fallback` (the
- * pod's environment, read when the pod started).
+ * Passwords the operator handed over (`POST /passwords`) before it writes their Secret.
+ * One stands in for its Secret's password while the Secret, as this manager sees it, is
+ * still what it was at the handover (gone, or the old password): the operator writes the
+ * Secret only after the handover, so a watch that has not caught up never undoes it.
+ * Once the Secret shows anything else, the Secret wins and the handover is forgotten.
+ */
+export class HandedOverPasswords {
+  #entries = new Map<string, { password: string; seen: string | undefined }>();
+
+  /** Records `password` for Secret `secret`, whose data is `seen` now. */
+  add(secret: string, password: string, seen: Record<string, string> | undefined): void {
+    this.#entries.set(secret, { password, seen: seen?.password });
+  }
+
+  /** Secret `secret`'s data as it counts now: `data`, or the handed-over password over it. */
+  overlay(
+    secret: string,
+    data: Record<string, string> | undefined,
+  ): Record<string, string> | undefined {
+    const entry = this.#entries.get(secret);
+    if (entry === undefined) return data;
+    if (data?.password !== entry.seen) {
+      this.#entries.delete(secret);
+      return data;
+    }
+    return { ...data, password: entry.password };
+  }
+}
+
+/**
+ * The credentials now: each Secret's password where it holds one, else `fallback` (what
+ * was used last: a Secret that is gone changes nothing until it is back).
  */
 export function currentCredentials(
   fallback: Credentials,

@@ -1,10 +1,10 @@
 import assert from "node:assert/strict";
-import { currentCredentials, passwordChanges } from "./credentials.ts";
+import { currentCredentials, HandedOverPasswords, passwordChanges } from "./credentials.ts";
 
 const fallback = { superuser: "s0", replication: "r0", app: { user: "app", password: "a0" } };
 const roles = { superuser: "postgres", replication: "streaming_replica" };
 
-Deno.test("currentCredentials() takes each Secret's password, else the pod's environment", () => {
+Deno.test("currentCredentials() takes each Secret's password, else the last used", () => {
   assert.deepEqual(currentCredentials(fallback, {}), fallback);
   assert.deepEqual(
     currentCredentials(fallback, {
@@ -49,4 +49,29 @@ Deno.test("passwordChanges() renames the application owner when its name changes
 Deno.test("currentCredentials() takes the application owner's name from its Secret", () => {
   const now = currentCredentials(fallback, { app: { username: "shop", password: "a1" } });
   assert.deepEqual(now.app, { user: "shop", password: "a1" });
+});
+
+Deno.test("HandedOverPasswords stands in for a Secret until the Secret shows something new", () => {
+  const handedOver = new HandedOverPasswords();
+  const old = { username: "app", password: "a0" };
+  assert.deepEqual(handedOver.overlay("pg-app", old), old, "nothing handed over");
+  handedOver.add("pg-app", "a1", undefined);
+  assert.deepEqual(
+    handedOver.overlay("pg-app", undefined),
+    { password: "a1" },
+    "Secret still gone",
+  );
+  const created = { username: "app", password: "a1" };
+  assert.deepEqual(handedOver.overlay("pg-app", created), created);
+  assert.deepEqual(handedOver.overlay("pg-app", undefined), undefined, "forgotten once seen");
+
+  handedOver.add("pg-app", "a2", old);
+  assert.deepEqual(
+    handedOver.overlay("pg-app", old),
+    { username: "app", password: "a2" },
+    "a watch that still shows the old Secret does not undo the handover",
+  );
+  const other = { username: "app", password: "a3" };
+  assert.deepEqual(handedOver.overlay("pg-app", other), other, "a newer Secret wins");
+  assert.deepEqual(handedOver.overlay("pg-app", old), old);
 });

@@ -39,7 +39,13 @@ import {
 } from "./bootstrap.ts";
 import type { ClusterView } from "./cluster.ts";
 import { ConfigFollower } from "./configuration.ts";
-import { type Credentials, currentCredentials, passwordChanges } from "./credentials.ts";
+import {
+  type Credentials,
+  currentCredentials,
+  HandedOverPasswords,
+  passwordChanges,
+} from "./credentials.ts";
+import type { HandOverOutcome } from "./server.ts";
 import { readLocalData, runSql } from "./commands.ts";
 import type { ObjectsView } from "./objects.ts";
 import type { InstanceOptions } from "./options.ts";
@@ -69,7 +75,11 @@ export class InstanceManager {
   #events: EventRecorder | undefined;
   #clock: Clock;
   #role: Role | undefined;
+  /** The credentials last used, which stand for a Secret that is gone. */
   #fallback: Credentials;
+  #handedOver = new HandedOverPasswords();
+  /** The end of the last password change: changes run one after another. */
+  #using: Promise<void> = Promise.resolve();
   /** What PostgreSQL was last given; undefined until the primary first applied them all. */
   #applied: Credentials | undefined;
   #postmaster: Postmaster | undefined;
@@ -173,10 +183,12 @@ export class InstanceManager {
 
   #wantedCredentials(objects: ObjectsView): Credentials {
     const names = this.#options.secrets;
+    const data = (name: string | undefined) =>
+      name ? this.#handedOver.overlay(name, objects.secret(name)) : undefined;
     return currentCredentials(this.#fallback, {
-      superuser: names.superuser ? objects.secret(names.superuser) : undefined,
-      replication: names.replication ? objects.secret(names.replication) : undefined,
-      app: names.app ? objects.secret(names.app) : undefined,
+      superuser: data(names.superuser),
+      replication: data(names.replication),
+      app: data(names.app),
     });
   }
 
@@ -210,8 +222,52 @@ export class InstanceManager {
     }
   }
 
+  /**
+   * Applies the password of credential Secret `secret` that the operator is about to write
+   * (`POST /passwords`): answers once PostgreSQL has it, so no client that reads the new
+   * Secret is refused.
+   */
+  async handOver(secret: string, password: string): Promise<HandOverOutcome> {
+    const names = this.#options.secrets;
+    const objects = this.#objects;
+    const field = secret === names.superuser
+      ? "superuser"
+      : secret === names.replication
+      ? "replication"
+      : secret === names.app
+      ? "app"
+      : undefined;
+    if (objects === undefined || field === undefined) {
+      return { applied: false, status: 422, reason: `"${secret}" is not a credential Secret here` };
+    }
+    if (this.#role !== "primary" || !this.ready()) {
+      return { applied: false, status: 409, reason: "Not a running primary" };
+    }
+    this.#handedOver.add(secret, password, objects.secret(secret));
+    await this.#use(this.#wantedCredentials(objects));
+    const applied = field === "app" ? this.#applied?.app?.password : this.#applied?.[field];
+    if (applied !== password) {
+      return {
+        applied: false,
+        status: 500,
+        reason: this.#lastError ?? "The password was not applied",
+      };
+    }
+    logger.info("Applied the new password of Secret {secret} before the Secret holds it", {
+      secret,
+    });
+    return { applied: true };
+  }
+
   /** Uses `wanted` from now on, and gives PostgreSQL what changed when this is the primary. */
-  async #use(wanted: Credentials): Promise<void> {
+  #use(wanted: Credentials): Promise<void> {
+    const run = this.#using.then(() => this.#useNow(wanted));
+    this.#using = run.catch(() => {});
+    return run;
+  }
+
+  async #useNow(wanted: Credentials): Promise<void> {
+    this.#fallback = structuredClone(wanted);
     const options = this.#options;
     const replicationChanged = wanted.replication !== options.replication.password;
     options.superuserPassword = wanted.superuser;

@@ -2,8 +2,10 @@
  * The instance's HTTP endpoint on the pod IP: `GET /status` answers the
  * {@linkcode InstanceStatus} and `POST /restart` asks for a fast restart of
  * PostgreSQL in its role (202; 409 when it does not run; the caller watches
- * `postmasterStartTime` change), both to a caller presenting the cluster's
- * status token as a bearer token, refusing everyone else with 401 (the
+ * `postmasterStartTime` change) and `POST /passwords` takes a credential
+ * Secret's new password before the Secret holds it (`{"secret", "password"}`;
+ * 204 once PostgreSQL has it, 409 when this is not a running primary), all to
+ * a caller presenting the cluster's status token as a bearer token, refusing everyone else with 401 (the
  * comparison takes the same time whatever the token); unauthenticated,
  * `GET /readyz` says only whether PostgreSQL accepts connections (the
  * readiness probe) and `GET /healthz` that the manager answers (liveness).
@@ -37,7 +39,14 @@ export interface StatusSource {
   ready(): boolean;
   /** Asks for a restart; false when PostgreSQL does not run. */
   restart(): boolean;
+  /** Applies the password of credential Secret `secret` before the Secret holds it. */
+  handOver(secret: string, password: string): Promise<HandOverOutcome>;
 }
+
+/** What a handed-over password came to. */
+export type HandOverOutcome =
+  | { applied: true }
+  | { applied: false; status: 409 | 422 | 500; reason: string };
 
 /** The method each path answers; the authenticated ones need the token. */
 const ROUTES: Record<string, { method: string; authenticated: boolean }> = {
@@ -45,7 +54,25 @@ const ROUTES: Record<string, { method: string; authenticated: boolean }> = {
   "/readyz": { method: "GET", authenticated: false },
   "/status": { method: "GET", authenticated: true },
   "/restart": { method: "POST", authenticated: true },
+  "/passwords": { method: "POST", authenticated: true },
 };
+
+async function handOver(source: StatusSource, request: Request): Promise<Response> {
+  let body: unknown;
+  try {
+    body = await request.json();
+  } catch {
+    return new Response("Expected JSON\n", { status: 400 });
+  }
+  const { secret, password } = (body ?? {}) as Record<string, unknown>;
+  if (typeof secret !== "string" || typeof password !== "string" || password === "") {
+    return new Response('Expected {"secret": string, "password": string}\n', { status: 400 });
+  }
+  const outcome = await source.handOver(secret, password);
+  return outcome.applied
+    ? new Response(null, { status: 204 })
+    : new Response(`${outcome.reason}\n`, { status: outcome.status });
+}
 
 /** The endpoint's request handler. */
 export function statusHandler(source: StatusSource, token: string): Deno.ServeHandler {
@@ -72,6 +99,8 @@ export function statusHandler(source: StatusSource, token: string): Deno.ServeHa
         return source.ready()
           ? new Response("ok\n")
           : new Response("PostgreSQL does not accept connections\n", { status: 503 });
+      case "/passwords":
+        return await handOver(source, request);
       case "/restart":
         return source.restart()
           ? new Response("Restarting\n", { status: 202 })

@@ -5,13 +5,21 @@ import { statusHandler } from "./server.ts";
 const status: InstanceStatus = { pod: "pg-0", postgres: "running", role: "primary" };
 const info = {} as Deno.ServeHandlerInfo<Deno.NetAddr>;
 
-function handler(ready = true, restarts: string[] = []) {
+function handler(ready = true, restarts: string[] = [], handedOver: string[][] = []) {
   return statusHandler({
     status: () => Promise.resolve(status),
     ready: () => ready,
     restart: () => {
       restarts.push("restart");
       return ready;
+    },
+    handOver: (secret, password) => {
+      handedOver.push([secret, password]);
+      return Promise.resolve(
+        ready
+          ? { applied: true }
+          : { applied: false, status: 409, reason: "Not a running primary" },
+      );
     },
   }, "s3cret");
 }
@@ -72,4 +80,30 @@ Deno.test("statusHandler() restarts on POST /restart with the token only", async
     info,
   );
   assert.equal(posted.status, 405);
+});
+
+Deno.test("statusHandler() takes a handed-over password on POST /passwords with the token only", async () => {
+  const post = async (headers: Record<string, string>, body: string, running = true) => {
+    const handedOver: string[][] = [];
+    const response = await handler(running, [], handedOver)(
+      new Request("http://127.0.0.1/passwords", { method: "POST", headers, body }),
+      info,
+    );
+    return { code: response.status, body: await response.text(), handedOver };
+  };
+  const body = JSON.stringify({ secret: "pg-app", password: "new" });
+  assert.deepEqual(await post(TOKEN, body), {
+    code: 204,
+    body: "",
+    handedOver: [["pg-app", "new"]],
+  });
+  assert.deepEqual(await post(TOKEN, body, false), {
+    code: 409,
+    body: "Not a running primary\n",
+    handedOver: [["pg-app", "new"]],
+  });
+  assert.deepEqual((await post({}, body)).code, 401);
+  assert.deepEqual((await post({}, body)).handedOver, []);
+  assert.equal((await post(TOKEN, "{")).code, 400);
+  assert.equal((await post(TOKEN, JSON.stringify({ secret: "pg-app", password: "" }))).code, 400);
 });

@@ -24,8 +24,11 @@ export const DATABASE_CLUSTER_API_VERSION =
 /** The deprecated version that is still served. */
 export const DEPRECATED_VERSION = "v1beta1";
 
-/** PostgreSQL major versions that v1 accepts in `spec.version`. */
-export const SUPPORTED_MAJORS: readonly number[] = [13, 14, 15, 16, 17, 18];
+/**
+ * PostgreSQL major versions that v1 accepts in `spec.version`. 13 is not among them: it has
+ * been end-of-life since November 2025 and nothing here tests it, so dbop does not claim it.
+ */
+export const SUPPORTED_MAJORS: readonly number[] = [14, 15, 16, 17, 18];
 
 /** The narrower majors that v1beta1 accepts (the design notes' original list, within support). */
 export const V1BETA1_MAJORS: readonly number[] = SUPPORTED_MAJORS.filter((major) => major <= 15);

@@ -32,7 +32,7 @@ Deno.test("the design-notes sample keeps the notes' settings", async () => {
   const text = await Deno.readTextFile(new URL("design_notes.yaml", SAMPLES));
   const { spec } = parseDatabaseCluster(parse(text));
   assert.equal(spec.replicas, 3);
-  assert.equal(spec.version, "13.5");
+  assert.equal(spec.version, "15");
   assert.deepEqual(spec.storage, { size: "100Gi", storageClassName: "fast-ssd" });
   assert.deepEqual(spec.network, { port: 5432, externalAccess: true });
   assert.equal(spec.security.tls.enabled, true);

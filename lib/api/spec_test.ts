@@ -103,6 +103,8 @@ Deno.test("DatabaseClusterSpec rejects too many parameters", () => {
 Deno.test("v1beta1 accepts only the older majors and otherwise the same spec as v1", () => {
   assert.equal(DatabaseClusterSpecV1beta1.safeParse({ ...minimal, version: "15.2" }).success, true);
   assert.equal(DatabaseClusterSpecV1beta1.safeParse({ ...minimal, version: "16" }).success, false);
-  const beta = DatabaseClusterSpecV1beta1.parse({ ...minimal, version: "13" });
-  assert.deepEqual(beta, DatabaseClusterSpec.parse({ ...minimal, version: "13" }));
+  assert.equal(DatabaseClusterSpecV1beta1.safeParse({ ...minimal, version: "13" }).success, false);
+  assert.equal(DatabaseClusterSpec.safeParse({ ...minimal, version: "13.5" }).success, false);
+  const beta = DatabaseClusterSpecV1beta1.parse({ ...minimal, version: "14" });
+  assert.deepEqual(beta, DatabaseClusterSpec.parse({ ...minimal, version: "14" }));
 });

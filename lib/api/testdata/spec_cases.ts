@@ -125,7 +125,7 @@ export const VALID_SPECS: { what: string; spec: Record<string, unknown> }[] = [
     what: "edge values",
     spec: {
       replicas: 100,
-      version: "13.21",
+      version: "14.21",
       storage: { size: "1Ki" },
       network: { port: 65535 },
       monitoring: { enabled: true, port: 1024, path: "/" },

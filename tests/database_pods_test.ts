@@ -110,7 +110,7 @@ for (const major of POSTGRES_MAJORS) {
       assert.equal(ok.code, 0, `the new password works as soon as it is seen: ${ok.stderr}`);
       assert.match(
         env.kubelet.logs(env.namespace, pods[0], "postgres"),
-        new RegExp(`new password of Secret .?${name}-app.? before the Secret holds it`),
+        new RegExp(`new password of Secret \\W*${name}-app\\W* before the Secret holds it`),
         "the operator handed the password to the primary first",
       );
       report(

@@ -256,9 +256,9 @@ export function methodNotes(options: BenchOptions, figures: Figures): string[] {
     "default of 20 would make the fake cluster's StatefulSet controller the bottleneck for both " +
     "dbop and the floor); pods become Ready through kwok.",
     `Each fleet (dbop's and the floor's) is spread over namespaces of ${CLUSTERS_PER_NAMESPACE} ` +
-    "clusters: the controller manager's endpoint controllers match every pod event against " +
-    "every Service of the pod's namespace, so one namespace of N clusters costs them O(N) per " +
-    "event and makes them the limit at N=1000.",
+    "clusters, as when the controller manager's endpoint controllers (which match every pod " +
+    "event against every Service of its namespace) were the limit at N=1000; the control " +
+    "plane no longer runs them, since all its pod IPs are loopback.",
     `Steady state and the restart run with --resync-period=${options.resyncPeriod} so the ` +
     `${options.steadySeconds} s window includes resyncs (dbop's default is 10m); the other ` +
     "scenarios use the default.",

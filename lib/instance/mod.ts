@@ -10,7 +10,8 @@
  * `DBOP_STOP_TIMEOUT_SECONDS`.
  *
  * It never imports the operator's controller, nor client-node at run time:
- * it runs in every pod, so its footprint counts.
+ * it runs in every pod, so its footprint counts (which is also why it hands
+ * freed heap back to the kernel, `malloc_trim.ts`).
  *
  * @module
  */
@@ -25,6 +26,7 @@ import { ClusterView, INSTANCE_FIELD_MANAGER } from "./cluster.ts";
 import { SecretsView } from "./credentials.ts";
 import { spawnedChildren } from "./commands.ts";
 import { installSelf } from "./install.ts";
+import { MallocTrimmer } from "./malloc_trim.ts";
 import { InstanceManager } from "./manager.ts";
 import { InstanceConfigError, instanceOptionsFromEnv } from "./options.ts";
 import { Reaper } from "./reaper.ts";
@@ -73,6 +75,8 @@ export async function runInstanceCommand(args: string[]): Promise<number> {
     onReaped: (count) => logger.info("Reaped {count} orphaned processes", { count }),
   });
   reaper.start();
+  const trimmer = new MallocTrimmer();
+  trimmer.start();
   const server = serveStatus(manager, {
     hostname: options.podIp,
     port: options.status.port,
@@ -98,6 +102,7 @@ export async function runInstanceCommand(args: string[]): Promise<number> {
     Deno.removeSignalListener("SIGHUP", onReload);
     await Promise.allSettled([server.finished, watching]);
     reaper.stop();
+    trimmer.stop();
     await events.flush();
     client.close();
   }

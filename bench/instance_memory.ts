@@ -5,7 +5,8 @@
  * PostgreSQL 15, with a real ServiceAccount token, as `tests/instance_test.ts`
  * does), waits until PostgreSQL accepts connections and the manager has
  * answered a few status requests, lets it idle, then samples the manager's
- * VmRSS from /proc. Prints a table with the command that produced it.
+ * VmRSS from /proc, with its anonymous (heaps) and file-backed (mostly the
+ * deno binary's code) parts. Prints a table with the command that produced it.
  *
  * @module
  */
@@ -18,14 +19,18 @@ import { createNamespace, eventually, makeTestCluster } from "../tests/harness/m
 import { Sandbox } from "../tests/harness/postgres.ts";
 import { median } from "./stats.ts";
 
-/** VmRSS of `pid` in bytes, from /proc/<pid>/status. */
-export function parseVmRss(status: string): number {
-  const match = /^VmRSS:\s+(\d+) kB$/m.exec(status);
-  if (!match) throw new Error("No VmRSS line in /proc/<pid>/status");
-  return Number(match[1]) * 1024;
+/** Resident memory in bytes from /proc/<pid>/status: all, anonymous and file-backed. */
+export function parseResident(status: string): { rss: number; anon: number; file: number } {
+  const field = (name: string) => {
+    const match = new RegExp(`^${name}:\\s+(\\d+) kB$`, "m").exec(status);
+    if (!match) throw new Error(`No ${name} line in /proc/<pid>/status`);
+    return Number(match[1]) * 1024;
+  };
+  return { rss: field("VmRSS"), anon: field("RssAnon"), file: field("RssFile") };
 }
 
 const MIB = 1024 * 1024;
+const mib = (bytes: number) => `${(bytes / MIB).toFixed(1)} MiB`;
 const say = (line: string) => Deno.stderr.writeSync(new TextEncoder().encode(`[bench] ${line}\n`));
 
 if (import.meta.main) {
@@ -76,8 +81,15 @@ if (import.meta.main) {
     say(`idling ${idleSeconds} s`);
     await new Promise((resolve) => setTimeout(resolve, idleSeconds * 1000));
     const rss: number[] = [];
+    const anon: number[] = [];
+    const file: number[] = [];
     for (let i = 0; i < samples; i++) {
-      rss.push(parseVmRss(await Deno.readTextFile(`/proc/${instance.process.pid}/status`)));
+      const resident = parseResident(
+        await Deno.readTextFile(`/proc/${instance.process.pid}/status`),
+      );
+      rss.push(resident.rss);
+      anon.push(resident.anon);
+      file.push(resident.file);
       await new Promise((resolve) => setTimeout(resolve, 1000));
     }
     const command = `deno task bench:instance --idle-seconds ${idleSeconds} --samples ${samples}`;
@@ -85,11 +97,11 @@ if (import.meta.main) {
       [
         `Instance manager memory (${sandbox.install.version}; ${Deno.build.target}; Deno ${Deno.version.deno})`,
         "",
-        "| process | state | RSS median | RSS max |",
-        "| --- | --- | ---: | ---: |",
+        "| process | state | RSS median | RSS max | anonymous median | file-backed median |",
+        "| --- | --- | ---: | ---: | ---: | ---: |",
         `| \`deno run mod.ts instance run\` | primary running, idle ${idleSeconds} s | ${
-          (median(rss) / MIB).toFixed(1)
-        } MiB | ${(Math.max(...rss) / MIB).toFixed(1)} MiB |`,
+          mib(median(rss))
+        } | ${mib(Math.max(...rss))} | ${mib(median(anon))} | ${mib(median(file))} |`,
         "",
         `Command: \`${command}\``,
         "",

@@ -13,7 +13,8 @@
  * `DBOP_STOP_TIMEOUT_SECONDS`.
  *
  * It never imports the operator's controller, nor client-node at run time:
- * it runs in every pod, so its footprint counts.
+ * it runs in every pod, so its footprint counts (which is also why it hands
+ * freed heap back to the kernel, `malloc_trim.ts`).
  *
  * @module
  */
@@ -27,6 +28,7 @@ import { configureLogging, LOG_LEVELS } from "../runtime/logging.ts";
 import { ClusterView, INSTANCE_FIELD_MANAGER } from "./cluster.ts";
 import { spawnedChildren } from "./commands.ts";
 import { installSelf } from "./install.ts";
+import { MallocTrimmer } from "./malloc_trim.ts";
 import { InstanceManager } from "./manager.ts";
 import { ObjectsView } from "./objects.ts";
 import { InstanceConfigError, instanceOptionsFromEnv } from "./options.ts";
@@ -80,6 +82,8 @@ export async function runInstanceCommand(args: string[]): Promise<number> {
     onReaped: (count) => logger.info("Reaped {count} orphaned processes", { count }),
   });
   reaper.start();
+  const trimmer = new MallocTrimmer();
+  trimmer.start();
   const server = serveStatus(manager, {
     hostname: options.podIp,
     port: options.status.port,
@@ -105,6 +109,7 @@ export async function runInstanceCommand(args: string[]): Promise<number> {
     Deno.removeSignalListener("SIGHUP", onReload);
     await Promise.allSettled([server.finished, watching]);
     reaper.stop();
+    trimmer.stop();
     await events.flush();
     client.close();
   }

@@ -6,6 +6,7 @@
  * dbop crds                                # print the CRD
  * dbop render -f cluster.yaml              # print the objects dbop would apply
  * dbop instance run                        # run a PostgreSQL instance (in its pod)
+ * dbop promote pg pg-1 -n shop             # switch the primary of shop/pg over to pg-1
  * dbop version
  * ```
  *
@@ -50,6 +51,11 @@ async function main(args: string[]): Promise<number> {
     case "instance": {
       const { runInstanceCommand } = await import("./lib/instance/mod.ts");
       return await runInstanceCommand(command.args);
+    }
+    case "promote": {
+      const { promote } = await import("./lib/cli/promote.ts");
+      out((await promote(command)) + "\n");
+      return 0;
     }
     case "run": {
       const { runOperator } = await import("./lib/cli/run.ts");

@@ -232,19 +232,20 @@ Deno.test({
 
 Deno.test({
   name:
-    "a primary whose volume is lost waits instead of running initdb; the standby keeps the rows",
+    "a primary whose volume is lost never runs initdb: a condition without failover, a failover with it",
   ignore: external,
   sanitizeOps: false,
   sanitizeResources: false,
   async fn() {
     await using env = await databasePods(test, "lost", { major: 15 });
     const name = "pg";
-    await env.apply({
+    const manifest = (ha: boolean) => ({
       apiVersion: "database.example.com/v1",
       kind: "DatabaseCluster",
       metadata: { name },
-      spec: { replicas: 2, version: "15", storage: { size: "1Gi" } },
+      spec: { replicas: 2, version: "15", storage: { size: "1Gi" }, ha: { enabled: ha } },
     });
+    await env.apply(manifest(false));
     const pods = [0, 1].map((ordinal) => podName(name, ordinal));
     await env.running(name, 2);
     const rw = await env.readWrite(name, "require");
@@ -309,5 +310,17 @@ Deno.test({
     assert.match(failed.message, /Primary "pg-0": .*data directory is empty/);
     const instance = failed.instances.find((i: InstanceSummary) => i.name === pods[0]);
     assert.match(instance.error, /^PrimaryDataLost: /);
+
+    // With failover allowed, the standby takes over at once and the empty instance clones.
+    await env.apply(manifest(true));
+    await eventually("pg-1 the primary, pg-0 a streaming standby", async () => {
+      const [zero, one] = await Promise.all(pods.map((pod) => env.instanceStatus(name, pod)));
+      return one?.role === "primary" && zero?.role === "standby" && zero.walReceiverStreaming
+        ? true
+        : undefined;
+    }, { timeoutMs: 120_000 });
+    assert.equal(await query(env.sandbox, rw, "SELECT count(*) FROM t"), "500");
+    assert.match(env.kubelet.logs(env.namespace, pods[0], "postgres"), /Cloning from/);
+    assert.doesNotMatch(env.kubelet.logs(env.namespace, pods[0], "postgres"), /Created database/);
   },
 });

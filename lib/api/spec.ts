@@ -169,9 +169,21 @@ function authenticationSchema() {
 function haSchema() {
   return defaulted(z.strictObject({
     enabled: z.boolean().default(true).describe(
-      "Whether dbop may fail over. Automated failover is not implemented yet: the primary " +
-        "is the pod named by status.targetPrimary (the first instance), and a lost primary " +
-        "is not replaced by a standby, whatever this says. Defaults to true.",
+      "Whether dbop fails over: when the primary's pod is gone or being deleted, or " +
+        "PostgreSQL on it has not run as the primary for failoverDelay seconds, the most " +
+        "advanced running standby is promoted (highest received LSN on the primary's " +
+        "timeline). A standby promotes only once it holds the cluster's primary Lease, which " +
+        "the old primary renews while it runs. Needs replicas > 1. Defaults to true.",
+    ),
+    failoverDelay: z.int().min(0).max(3600).default(10).describe(
+      "Seconds PostgreSQL on the primary may be down (stopped, starting, or its manager not " +
+        "answering) before dbop fails over; a deleted or lost primary pod fails over at once. " +
+        "The default, 10, lets the instance manager restart a crashed PostgreSQL in place " +
+        "(about a second) without a failover, which would lose the writes not yet streamed.",
+    ),
+    maxLagOnFailover: z.int().min(0).optional().describe(
+      "Bytes of WAL a standby may lack, against the primary's last polled position, and still " +
+        "be promoted by a failover. Unset: no limit.",
     ),
     podAntiAffinity: z.enum(["preferred", "required"]).default("preferred").describe(
       "Spread instances over nodes: preferred (best effort) or required (an instance stays " +

@@ -75,11 +75,19 @@ export const DatabaseClusterStatus = z.strictObject({
   selector: z.string().max(1024).optional().describe(
     "Label selector of the instances' pods, as a string (scale subresource).",
   ),
-  currentPrimary: z.string().max(253).optional().describe("Name of the primary's pod."),
+  currentPrimary: z.string().max(253).optional().describe(
+    "Name of the primary's pod: the instance that last confirmed it runs as the primary. " +
+      "It differs from targetPrimary only while a failover or switchover is under way.",
+  ),
   targetPrimary: z.string().max(253).optional().describe(
     "Name of the pod that should be the primary, written by the operator. Each instance " +
-      "manager reads it to choose its role: this pod bootstraps or runs as the primary, " +
-      "every other pod as a standby streaming from it.",
+      "manager reads it to choose its role: this pod bootstraps, runs or is promoted as the " +
+      "primary once it holds the cluster's primary Lease, every other pod runs as a standby " +
+      "streaming from it, and a primary that is no longer the target stops.",
+  ),
+  promoteRequest: z.string().max(253).optional().describe(
+    "The last value of the database.example.com/promote annotation the operator acted on, " +
+      "so each value asks for one switchover.",
   ),
   systemIdentifier: z.string().max(20).regex(/^[0-9]+$/).optional().describe(
     "The database system identifier of the cluster, recorded by the primary's instance " +

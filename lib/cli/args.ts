@@ -42,6 +42,14 @@ export type Command =
   | { command: "crds" }
   | { command: "render"; file: string }
   | { command: "instance"; args: string[] }
+  | {
+    command: "promote";
+    cluster: string;
+    instance: string;
+    namespace?: string;
+    kubeconfig?: string;
+    context?: string;
+  }
   | { command: "version" }
   | { command: "help"; topic?: string };
 
@@ -133,6 +141,8 @@ export function helpText(topic?: string): string {
     "  crds                print the DatabaseCluster CRD",
     "  render -f FILE      print the objects dbop would apply for a DatabaseCluster manifest",
     "  instance run        run a PostgreSQL instance (PID 1 of each database pod)",
+    "  promote CLUSTER INSTANCE [-n NAMESPACE] [--kubeconfig PATH] [--context NAME]",
+    "                      switch the primary of a DatabaseCluster over to INSTANCE",
     "  version             print the version and the Kubernetes API version built against",
     "",
   ].join("\n");
@@ -252,7 +262,7 @@ export function parseCommandLine(
     return { command: "help", topic: rest[0] };
   }
   if (first === "--version" || first === "version") return { command: "version" };
-  const commands = ["run", "crds", "render", "instance", "version"];
+  const commands = ["run", "crds", "render", "instance", "promote", "version"];
   const command = first === undefined || first.startsWith("-") ? "run" : first;
   const remaining = command === first ? rest : args;
   if (!commands.includes(command)) {
@@ -277,5 +287,27 @@ export function parseCommandLine(
     }
     return { command: "render", file: values.file as string };
   }
+  if (command === "promote") return parsePromote(remaining);
   return { command: "run", options: parseRun(remaining, env) };
+}
+
+function parsePromote(args: string[]): Command {
+  const { values, positionals } = parseStrict(args, {
+    namespace: { type: "string", short: "n" },
+    kubeconfig: { type: "string" },
+    context: { type: "string" },
+  });
+  if (positionals.length !== 2) {
+    throw new UsageError(
+      "Usage: dbop promote CLUSTER INSTANCE: name the DatabaseCluster and the instance's pod",
+    );
+  }
+  return {
+    command: "promote",
+    cluster: positionals[0],
+    instance: positionals[1],
+    namespace: values.namespace as string | undefined,
+    kubeconfig: values.kubeconfig as string | undefined,
+    context: values.context as string | undefined,
+  };
 }

@@ -32,6 +32,8 @@ export const LABELS = {
 export const ANNOTATIONS = {
   /** On the StatefulSet: the PostgreSQL version it runs, so a major change can be refused. */
   version: `${GROUP}/postgresql-version`,
+  /** On the DatabaseCluster: the instance to switch over to (`dbop promote` writes it). */
+  promote: `${GROUP}/promote`,
 } as const;
 
 /** Value of `app.kubernetes.io/name` on every child. */

@@ -54,6 +54,12 @@ import {
 } from "./instances.ts";
 import { restartPending } from "./restarts.ts";
 import {
+  decidePrimary,
+  PRIMARY_DATA_PROBLEMS,
+  type PrimaryDecision,
+  primaryEvents,
+} from "./primary.ts";
+import {
   ANNOTATIONS,
   COMPONENTS,
   FINALIZER,
@@ -89,17 +95,18 @@ const MAX_REQUEUE_MS = 12 * 60 * 60 * 1000;
 /** How often instances are polled while one of them is not settled. */
 const UNSETTLED_POLL_MS = 2000;
 
+/** How often instances are polled while the primary is down or changing. */
+const PRIMARY_CHANGE_POLL_MS = 1000;
+
 /** Per status request: an instance that takes longer is listed as not answering. */
 const POLL_TIMEOUT_MS = 2000;
-
-/** What a primary's manager waits for that only a human (or, later, a failover) resolves. */
-const PRIMARY_DATA_PROBLEMS = ["PrimaryDataLost", "SystemIdentifierMismatch"];
 
 type Status = NonNullable<DatabaseCluster["status"]>;
 
 /** The reconcile function of the DatabaseCluster controller. */
 export function databaseClusterReconciler(deps: ReconcilerDeps): Reconciler {
   const restartsAsked = new Map<string, string | undefined>();
+  const primaries = new Map<string, PrimaryMemory>();
   return async (request, context) => {
     const cached = deps.cache.cluster(request.namespace, request.name);
     if (!cached) return {};
@@ -120,7 +127,7 @@ export function databaseClusterReconciler(deps: ReconcilerDeps): Reconciler {
       type: DatabaseClusters,
       finalizer: FINALIZER,
       signal: context.signal,
-      apply: () => applyCluster(deps, object, cluster, context, restartsAsked),
+      apply: () => applyCluster(deps, object, cluster, context, { restartsAsked, primaries }),
       cleanup: () => cleanUpCluster(deps, object, cluster, context),
       cleanupDone: (result) => result.requeueAfter === undefined,
     });
@@ -178,8 +185,12 @@ async function applyCluster(
   object: ClusterObject,
   cluster: DatabaseCluster,
   context: ReconcileContext,
-  restartsAsked: Map<string, string | undefined>,
+  memory: {
+    restartsAsked: Map<string, string | undefined>;
+    primaries: Map<string, PrimaryMemory>;
+  },
 ): Promise<ReconcileResult> {
+  const { restartsAsked, primaries } = memory;
   const { namespace, name } = cluster.metadata as { namespace: string; name: string };
   const now = new Date(deps.clock.now());
   const children = deps.cache.children(namespace, name);
@@ -204,10 +215,14 @@ async function applyCluster(
   }
   const written = await applyChildren(deps.resources, desired.objects, children, context.signal);
   const removed = await deleteUnwanted(deps.resources, desired.unwanted, children, context.signal);
-  await labelPodRoles(deps.resources, name, children.pods, context.signal);
   const polled = instances === undefined
     ? new Map<string, Polled>()
     : await pollInstances(children.pods, instances);
+  const primary = choosePrimary(deps, object, cluster, children, polled, primaries);
+  const settledPrimary = primary.currentPrimary === primary.targetPrimary
+    ? primary.currentPrimary
+    : undefined;
+  await labelPodRoles(deps.resources, settledPrimary, children.pods, context.signal);
   if (instances) {
     await restartPending(deps.events, object, children.pods, polled, restartsAsked, instances);
   }
@@ -236,11 +251,22 @@ async function applyCluster(
   const observed = appliedSet
     ? { ...children, statefulSets: [appliedSet as V1StatefulSet] }
     : children;
+  if (primary.change) {
+    notices.push(`Promoting "${primary.change.to}" in place of "${primary.change.from}"`);
+  }
   const status = await writeStatus(deps, object, cluster, observed, {
     now,
     notices,
     stuck,
     polled,
+    primary: {
+      current: primary.currentPrimary,
+      target: primary.targetPrimary,
+      promoteRequest: primary.promoteRequest ?? cluster.status?.promoteRequest,
+    },
+    problems: primary.blocked && primary.blocked.reason === "NoFailoverCandidate"
+      ? [primary.blocked]
+      : [],
   });
   reportChanges(deps, object, cluster, children, { written, removed, grown, stuck, status });
   context.log.debug("Reconciled: {created} created, {updated} updated", {
@@ -248,12 +274,65 @@ async function applyCluster(
     updated: written.updated.length,
   });
   const renewInMs = desired.renewAt ? desired.renewAt.getTime() - now.getTime() : MAX_REQUEUE_MS;
+  const changing = primary.currentPrimary !== primary.targetPrimary ||
+    primary.downSince !== undefined;
   const pollInMs = children.pods.length === 0
     ? MAX_REQUEUE_MS
+    : changing
+    ? Math.min(PRIMARY_CHANGE_POLL_MS, primary.recheckInMs ?? PRIMARY_CHANGE_POLL_MS)
     : instancesSettled(polled)
     ? deps.instanceStatusPeriodMs
     : UNSETTLED_POLL_MS;
-  return { requeueAfter: Math.max(1000, Math.min(renewInMs, pollInMs, MAX_REQUEUE_MS)) };
+  return { requeueAfter: Math.max(500, Math.min(renewInMs, pollInMs, MAX_REQUEUE_MS)) };
+}
+
+/** What the reconciler keeps between runs about a cluster's primary, by cluster UID. */
+interface PrimaryMemory {
+  downSince?: number;
+  blocked?: string;
+}
+
+/** Decides the primary (`primary.ts`) and records the decision's Events. */
+function choosePrimary(
+  deps: ReconcilerDeps,
+  object: ClusterObject,
+  cluster: DatabaseCluster,
+  children: Children,
+  polled: ReadonlyMap<string, Polled>,
+  primaries: Map<string, PrimaryMemory>,
+): PrimaryDecision {
+  const uid = cluster.metadata.uid ?? `${cluster.metadata.namespace}/${cluster.metadata.name}`;
+  const memory = primaries.get(uid) ?? {};
+  const status = cluster.status ?? {};
+  const last = status.instances?.find((i) => i.name === status.currentPrimary);
+  const { ha } = cluster.spec;
+  const decision = decidePrimary({
+    cluster: cluster.metadata.name!,
+    replicas: cluster.spec.replicas,
+    ha: {
+      enabled: ha.enabled,
+      failoverDelaySeconds: ha.failoverDelay,
+      maxLagOnFailover: ha.maxLagOnFailover === undefined ? undefined : BigInt(ha.maxLagOnFailover),
+    },
+    status: {
+      currentPrimary: status.currentPrimary,
+      targetPrimary: status.targetPrimary,
+      systemIdentifier: status.systemIdentifier,
+      promoteRequest: status.promoteRequest,
+      primaryLsn: last?.role === "primary" ? last.lsn : undefined,
+      primaryTimeline: last?.role === "primary" ? last.timeline : undefined,
+    },
+    promoteRequest: cluster.metadata.annotations?.[ANNOTATIONS.promote],
+    pods: children.pods,
+    polled,
+    downSince: memory.downSince,
+    now: deps.clock.now(),
+  });
+  for (const event of primaryEvents(decision, memory.blocked)) {
+    deps.events.record(object, { ...event, action: "Promote" });
+  }
+  primaries.set(uid, { downSince: decision.downSince, blocked: decision.blocked?.reason });
+  return decision;
 }
 
 async function writeStatus(
@@ -267,6 +346,7 @@ async function writeStatus(
     notices?: string[];
     stuck?: ReturnType<typeof plannedExpansions>;
     polled?: ReadonlyMap<string, Polled>;
+    primary?: { current: string; target: string; promoteRequest?: string };
   },
 ): Promise<{ before?: Status; after: Status }> {
   const polled = options.polled ?? new Map<string, Polled>();
@@ -275,8 +355,12 @@ async function writeStatus(
     pods: children.pods,
     claims: children.persistentVolumeClaims,
     backupJobs: children.jobs,
-    problems: [...options.problems ?? [], ...primaryDataProblems(cluster, children, polled)],
+    problems: [
+      ...options.problems ?? [],
+      ...primaryDataProblems(cluster, children, polled, options.primary),
+    ],
     notices: options.notices,
+    primary: options.primary,
   }, { now: options.now });
   if (polled.size > 0) after.instances = summarizeInstances(children.pods, polled);
   if (options.stuck?.length) {
@@ -319,10 +403,14 @@ function primaryDataProblems(
   cluster: DatabaseCluster,
   children: Children,
   polled: ReadonlyMap<string, Polled>,
+  decided?: { current: string; target: string },
 ): StatusProblem[] {
-  const primary =
+  // While a failover replaces it, the lost primary's data is not the cluster's problem.
+  if (decided && decided.current !== decided.target) return [];
+  const primary = decided?.target ??
     children.pods.find((pod) => pod.metadata?.labels?.[LABELS.role] === ROLES.primary)?.metadata
-      ?.name ?? cluster.status?.currentPrimary;
+      ?.name ??
+    cluster.status?.currentPrimary;
   const answer = primary === undefined ? undefined : polled.get(primary);
   const waiting = answer && "status" in answer ? answer.status.waiting : undefined;
   if (!waiting || !PRIMARY_DATA_PROBLEMS.includes(waiting.reason)) return [];

@@ -54,6 +54,8 @@ export interface ObservedState {
   problems?: readonly StatusProblem[];
   /** Facts that change nothing but are worth telling (e.g. no PodMonitor CRD): added to the message. */
   notices?: readonly string[];
+  /** The primary as decided (`primary.ts`); without it, the pod labelled primary or ordinal 0. */
+  primary?: { current: string; target: string; promoteRequest?: string };
 }
 
 /** Whether a pod counts as a ready instance: Running, not terminating, every container ready. */
@@ -110,7 +112,8 @@ function health(cluster: DatabaseCluster, observed: ObservedState): Health {
   const desired = cluster.spec.replicas;
   const live = observed.pods.filter((pod) => !pod.metadata?.deletionTimestamp);
   const labelled = live.find((pod) => pod.metadata?.labels?.[LABELS.role] === ROLES.primary);
-  const primary = labelled?.metadata?.name ?? initialPrimaryPodName(name);
+  const primary = observed.primary?.current ?? labelled?.metadata?.name ??
+    initialPrimaryPodName(name);
   const primaryPod = live.find((pod) => pod.metadata?.name === primary);
   const previous = cluster.status?.phase;
   return {
@@ -290,13 +293,14 @@ export function computeStatus(
     readyDisplay: `${h.ready}/${h.desired}`,
     selector: formatSelector(instanceSelector(name)),
     currentPrimary: h.primary,
-    targetPrimary: h.primary,
+    targetPrimary: observed.primary?.target ?? h.primary,
     message,
     conditions: updates.map((update) =>
       nextCondition(previous, update, { now: options.now, generation })
     ),
     endpoints,
   };
+  if (observed.primary?.promoteRequest) status.promoteRequest = observed.primary.promoteRequest;
   if (generation !== undefined) status.observedGeneration = generation;
   if (backup.lastBackup) status.lastBackup = backup.lastBackup;
   const running = observed.statefulSet?.metadata?.annotations?.[ANNOTATIONS.version];

@@ -54,6 +54,8 @@ import { reloadPostgres } from "./reload.ts";
 import { type BootstrapAction, decideBootstrap } from "./role.ts";
 import { STATUS_QUERY } from "./sql.ts";
 import { parseServerStatus } from "./status.ts";
+import { promoteStandby } from "./promote.ts";
+import { PrimaryUnreachableError, RewindError, rewindFormerPrimary } from "./rewind.ts";
 
 const logger = getLogger(["dbop", "instance"]);
 
@@ -61,6 +63,9 @@ const logger = getLogger(["dbop", "instance"]);
 const RECHECK_MS = 10_000;
 /** Waits that need a person, reported as Warning events on the cluster. */
 const DATA_PROBLEMS = ["PrimaryDataLost", "SystemIdentifierMismatch"];
+
+/** How long a former primary waits before trying again to reach the new one. */
+const REJOIN_RETRY_MS = 1_000;
 
 /** A server up this long has recovered: its next crash restarts it at once again. */
 const HEALTHY_AFTER_MS = 60_000;
@@ -341,6 +346,7 @@ export class InstanceManager {
               await this.#cluster.recordSystemIdentifier(local.systemIdentifier!, signal);
               logger.info("Recorded system identifier {id}", { id: local.systemIdentifier });
             }
+            if (decision.role === "standby" && !await this.#rejoin(signal)) continue;
             this.#waiting = undefined;
             this.#lastError = undefined;
             return decision.role;
@@ -359,6 +365,38 @@ export class InstanceManager {
       }
     }
     return undefined;
+  }
+
+  /**
+   * Makes data that was last a primary's follow the new primary (`rewind.ts`); true when
+   * the data can start as a standby now. When pg_rewind fails the data is removed, so the
+   * next decision clones; when the primary cannot be reached yet, it waits a moment.
+   */
+  async #rejoin(signal: AbortSignal): Promise<boolean> {
+    try {
+      const outcome = await rewindFormerPrimary(this.#options, signal);
+      if (outcome === "rewound") logger.info("Rewound the former primary's data to rejoin");
+      return true;
+    } catch (error) {
+      if (error instanceof PrimaryUnreachableError) {
+        this.#wait({ reason: "PrimaryUnreachable", message: error.message });
+        await sleepWith(this.#clock, REJOIN_RETRY_MS, signal).catch(() => {});
+        return false;
+      }
+      if (!(error instanceof RewindError)) throw error;
+      logger.warn("pg_rewind failed, cloning afresh: {error}", { error: error.message });
+      const cluster = this.#cluster.object;
+      if (cluster) {
+        this.#events?.record(cluster, {
+          type: "Warning",
+          reason: "RewindFailed",
+          action: "Rejoin",
+          note: `${this.#options.pod}: pg_rewind failed, so it clones afresh: ${error.message}`,
+        });
+      }
+      await Deno.remove(this.#options.pgdata, { recursive: true });
+      return false;
+    }
   }
 
   #wait(waiting: { reason: string; message: string }): void {
@@ -381,34 +419,53 @@ export class InstanceManager {
     this.#waiting = { reason: waiting.reason, message: waiting.message };
   }
 
-  /** Runs PostgreSQL in `role` until the role changes or `signal` aborts. */
-  async #supervise(role: Role, signal: AbortSignal): Promise<void> {
+  /**
+   * Runs PostgreSQL in `role` until the role changes or `signal` aborts. A standby that
+   * becomes the target is promoted in place (`promote.ts`); a primary that is no longer
+   * the target checkpoints and stops, and rejoins as a standby through `#bootstrap`.
+   */
+  async #supervise(initial: Role, signal: AbortSignal): Promise<void> {
+    let role = initial;
     let failures = 0;
+    const isTarget = () => this.#cluster.facts?.targetPrimary === this.#options.pod;
     const roleChanged = () => {
       const target = this.#cluster.facts?.targetPrimary;
-      return target !== undefined && (target === this.#options.pod) !== (role === "primary");
+      return target !== undefined && isTarget() !== (role === "primary");
     };
     this.#role = role;
-    while (!signal.aborted && !roleChanged()) {
-      const postmaster = await this.#start(role);
-      const started = this.#clock.now();
+    let postmaster: Postmaster | undefined;
+    let started = 0;
+    let why = "shutting down";
+    while (!signal.aborted) {
+      if (postmaster === undefined) {
+        if (roleChanged()) {
+          why = "the target primary changed";
+          break;
+        }
+        postmaster = await this.#start(role);
+        started = this.#clock.now();
+      }
+      const running = postmaster;
       const changes = new AbortController();
       const watchRole = (async () => {
         while (!changes.signal.aborted && !roleChanged()) {
           await this.#cluster.changed(changes.signal, RECHECK_MS);
         }
       })();
-      postmaster.waitAccepting(changes.signal).then((accepting) => {
-        this.#accepting = accepting;
-        if (accepting) logger.info("PostgreSQL accepts connections as {role}", { role });
-      });
+      if (!this.#accepting) {
+        running.waitAccepting(changes.signal).then((accepting) => {
+          if (!accepting || running !== this.#postmaster) return;
+          this.#accepting = true;
+          logger.info("PostgreSQL accepts connections as {role}", { role });
+        });
+      }
       const abort = new Promise<void>((resolve) =>
         signal.addEventListener("abort", () => resolve(), { once: true })
       );
       const restart = Promise.withResolvers<void>();
       this.#requestRestart = restart.resolve;
       const ended = await Promise.race([
-        postmaster.exited.then((status) => ({ exited: status })),
+        running.exited.then((status) => ({ exited: status })),
         watchRole.then(() => ({ roleChanged: true })),
         abort.then(() => ({ aborted: true })),
         restart.promise.then(() => ({ restart: true })),
@@ -416,8 +473,9 @@ export class InstanceManager {
       this.#requestRestart = undefined;
       changes.abort();
       if ("restart" in ended) {
-        const outcome = await postmaster.stop(this.#options.stopTimeoutMs);
+        const outcome = await running.stop(this.#options.stopTimeoutMs);
         this.#accepting = false;
+        postmaster = undefined;
         logger.info("Restarting PostgreSQL as {role}, as asked: {outcome} shutdown", {
           role,
           outcome,
@@ -426,6 +484,7 @@ export class InstanceManager {
       }
       if ("exited" in ended) {
         this.#accepting = false;
+        postmaster = undefined;
         this.restarts++;
         failures = this.#clock.now() - started >= HEALTHY_AFTER_MS ? 1 : failures + 1;
         const delay = exponentialDelay(failures - 1, { baseMs: 500, maxMs: 30_000 });
@@ -435,12 +494,46 @@ export class InstanceManager {
         await sleepWith(this.#clock, delay, signal).catch(() => {});
         continue;
       }
-      const why = "aborted" in ended ? "shutting down" : "the target primary changed";
+      if ("aborted" in ended) break;
+      why = "the target primary changed";
+      if (role === "standby" && this.#accepting && await this.#promote(signal)) {
+        role = "primary";
+        this.#role = role;
+        continue;
+      }
+      if (role === "primary" && this.#accepting) {
+        // A checkpoint now leaves the shutdown checkpoint little to write: the switchover's
+        // write outage is the shutdown, and the standbys receive everything before it ends.
+        await runSql(this.#options, "CHECKPOINT;\n", { signal }).catch((error) => {
+          logger.warn("CHECKPOINT before stopping failed: {error}", { error: error.message });
+        });
+      }
+      break;
+    }
+    if (postmaster?.running) {
       const outcome = await postmaster.stop(this.#options.stopTimeoutMs);
-      this.#accepting = false;
       logger.info("Stopped PostgreSQL ({why}): {outcome} shutdown", { why, outcome });
-      this.#role = undefined;
-      return;
+    }
+    this.#accepting = false;
+    this.#role = undefined;
+  }
+
+  /** Promotes the running standby in place; false (logged) when that failed. */
+  async #promote(signal: AbortSignal): Promise<boolean> {
+    const started = performance.now();
+    logger.info("Promoting: this instance is the target primary now");
+    try {
+      const timeline = await promoteStandby(this.#options, signal, this.#clock);
+      logger.info("Promoted to primary on timeline {timeline} in {ms} ms", {
+        timeline,
+        ms: Math.round(performance.now() - started),
+      });
+      return true;
+    } catch (error) {
+      if (signal.aborted) return false;
+      this.#lastError = `Promotion failed: ${(error as Error).message}`;
+      logger.warn("{error}; starting again as the primary", { error: this.#lastError });
+      return false;
     }
   }
 

@@ -27,8 +27,8 @@ function fakeResources() {
   return { resources, patches };
 }
 
-Deno.test("roleChanges() makes ordinal 0 the primary and every other pod a replica", () => {
-  const changes = roleChanges("pg", [pod("pg-0"), pod("pg-1"), pod("pg-2", "primary")]);
+Deno.test("roleChanges() labels the primary primary and every other pod a replica", () => {
+  const changes = roleChanges("pg-0", [pod("pg-0"), pod("pg-1"), pod("pg-2", "primary")]);
   assert.deepEqual(changes.map(({ pod, role }) => [pod.metadata?.name, role]), [
     ["pg-0", "primary"],
     ["pg-1", "replica"],
@@ -37,7 +37,7 @@ Deno.test("roleChanges() makes ordinal 0 the primary and every other pod a repli
 });
 
 Deno.test("roleChanges() skips pods whose label is right and pods being deleted", () => {
-  const changes = roleChanges("pg", [
+  const changes = roleChanges("pg-0", [
     pod("pg-0", "primary"),
     pod("pg-1", "replica"),
     pod("pg-2", undefined, true),
@@ -45,9 +45,16 @@ Deno.test("roleChanges() skips pods whose label is right and pods being deleted"
   assert.deepEqual(changes, []);
 });
 
+Deno.test("roleChanges() labels every pod a replica while no pod is the primary", () => {
+  const changes = roleChanges(undefined, [pod("pg-0", "primary"), pod("pg-1", "replica")]);
+  assert.deepEqual(changes.map(({ pod, role }) => [pod.metadata?.name, role]), [
+    ["pg-0", "replica"],
+  ]);
+});
+
 Deno.test("labelPodRoles() patches only the pods whose role label is missing or wrong", async () => {
   const { resources, patches } = fakeResources();
-  const changed = await labelPodRoles(resources, "pg", [
+  const changed = await labelPodRoles(resources, "pg-0", [
     pod("pg-0", "replica"),
     pod("pg-1", "replica"),
     pod("pg-2"),
@@ -72,7 +79,7 @@ Deno.test("labelPodRoles() patches only the pods whose role label is missing or 
 Deno.test("labelPodRoles() writes nothing when every label is right", async () => {
   const { resources, patches } = fakeResources();
   assert.equal(
-    await labelPodRoles(resources, "pg", [pod("pg-0", "primary"), pod("pg-1", "replica")]),
+    await labelPodRoles(resources, "pg-0", [pod("pg-0", "primary"), pod("pg-1", "replica")]),
     0,
   );
   assert.deepEqual(patches, []);

@@ -1,0 +1,200 @@
+import assert from "node:assert/strict";
+import type { V1Pod } from "@kubernetes/client-node";
+import type { InstanceStatus } from "../api/mod.ts";
+import type { Polled } from "./instances.ts";
+import { decidePrimary, primaryEvents, type PrimaryInput } from "./primary.ts";
+
+function pod(name: string, deleting = false): V1Pod {
+  return {
+    metadata: {
+      name,
+      ...(deleting ? { deletionTimestamp: new Date("2026-01-01T00:00:00Z") } : {}),
+    },
+  };
+}
+
+function primary(pod: string, lsn = "0/5000000"): Polled {
+  return {
+    status: { pod, postgres: "running", role: "primary", timeline: 1, currentLsn: lsn },
+  };
+}
+
+function standby(pod: string, received: string, extra: Partial<InstanceStatus> = {}): Polled {
+  return {
+    status: {
+      pod,
+      postgres: "running",
+      role: "standby",
+      timeline: 1,
+      receivedLsn: received,
+      replayedLsn: received,
+      walReceiverStreaming: true,
+      ...extra,
+    },
+  };
+}
+
+function input(overrides: Partial<PrimaryInput> = {}): PrimaryInput {
+  return {
+    cluster: "pg",
+    replicas: 3,
+    ha: { enabled: true, failoverDelaySeconds: 10 },
+    status: { currentPrimary: "pg-0", targetPrimary: "pg-0", primaryTimeline: 1 },
+    pods: [pod("pg-0"), pod("pg-1"), pod("pg-2")],
+    polled: new Map([
+      ["pg-0", primary("pg-0")],
+      ["pg-1", standby("pg-1", "0/4000000")],
+      ["pg-2", standby("pg-2", "0/5000000")],
+    ]),
+    now: 100_000,
+    ...overrides,
+  };
+}
+
+Deno.test("decidePrimary() keeps a primary that runs, and starts with ordinal 0", () => {
+  const steady = decidePrimary(input());
+  assert.deepEqual(steady, { currentPrimary: "pg-0", targetPrimary: "pg-0" });
+  const fresh = decidePrimary(input({ status: {}, polled: new Map() }));
+  assert.equal(fresh.targetPrimary, "pg-0");
+  assert.equal(fresh.currentPrimary, "pg-0");
+});
+
+Deno.test("decidePrimary() fails over at once to the most advanced standby when the pod is gone", () => {
+  const decision = decidePrimary(input({ pods: [pod("pg-0", true), pod("pg-1"), pod("pg-2")] }));
+  assert.equal(decision.currentPrimary, "pg-0");
+  assert.equal(decision.targetPrimary, "pg-2");
+  assert.equal(decision.change?.kind, "failover");
+  assert.equal(decision.change?.receivedLsn, "0/5000000");
+});
+
+Deno.test("decidePrimary() waits the failover delay for a primary whose PostgreSQL is down", () => {
+  const polled = new Map(input().polled);
+  polled.set("pg-0", { status: { pod: "pg-0", postgres: "starting" } });
+  const first = decidePrimary(input({ polled }));
+  assert.equal(first.targetPrimary, "pg-0");
+  assert.equal(first.downSince, 100_000);
+  assert.equal(first.recheckInMs, 10_000);
+  const later = decidePrimary(input({ polled, downSince: 100_000, now: 109_999 }));
+  assert.equal(later.targetPrimary, "pg-0");
+  const due = decidePrimary(input({ polled, downSince: 100_000, now: 110_000 }));
+  assert.equal(due.targetPrimary, "pg-2");
+  const recovered = decidePrimary(input({ downSince: 100_000, now: 105_000 }));
+  assert.equal(recovered.downSince, undefined);
+});
+
+Deno.test("decidePrimary() fails over at once when the primary's data is gone", () => {
+  const polled = new Map(input().polled);
+  polled.set("pg-0", {
+    status: {
+      pod: "pg-0",
+      postgres: "stopped",
+      waiting: { reason: "PrimaryDataLost", message: "empty" },
+    },
+  });
+  assert.equal(decidePrimary(input({ polled })).targetPrimary, "pg-2");
+});
+
+Deno.test("decidePrimary() picks by received LSN, then replayed LSN, then name", () => {
+  const polled = new Map<string, Polled>([
+    ["pg-1", standby("pg-1", "0/5000000", { replayedLsn: "0/4000000" })],
+    ["pg-2", standby("pg-2", "0/5000000", { replayedLsn: "0/4800000" })],
+    ["pg-3", standby("pg-3", "0/5000000", { replayedLsn: "0/4800000" })],
+  ]);
+  const decision = decidePrimary(input({
+    replicas: 4,
+    pods: [pod("pg-1"), pod("pg-2"), pod("pg-3")],
+    polled,
+  }));
+  assert.equal(decision.targetPrimary, "pg-2");
+});
+
+Deno.test("decidePrimary() never promotes a standby on another timeline, of another database or too far behind", () => {
+  const polled = new Map<string, Polled>([
+    ["pg-1", standby("pg-1", "0/9000000", { timeline: 2 })],
+    ["pg-2", standby("pg-2", "0/9000000", { systemIdentifier: "2" })],
+    ["pg-3", standby("pg-3", "0/1000000")],
+  ]);
+  const decision = decidePrimary(input({
+    replicas: 4,
+    ha: { enabled: true, failoverDelaySeconds: 0, maxLagOnFailover: 1024n },
+    status: {
+      currentPrimary: "pg-0",
+      targetPrimary: "pg-0",
+      systemIdentifier: "1",
+      primaryLsn: "0/5000000",
+      primaryTimeline: 1,
+    },
+    pods: [pod("pg-1"), pod("pg-2"), pod("pg-3")],
+    polled: new Map([...polled].map(([k, v]) => {
+      if ("status" in v && k !== "pg-2") v.status.systemIdentifier = "1";
+      return [k, v];
+    })),
+  }));
+  assert.equal(decision.targetPrimary, "pg-0");
+  assert.equal(decision.blocked?.reason, "NoFailoverCandidate");
+  assert.match(decision.blocked!.message, /"pg-1" is on timeline 2/);
+  assert.match(decision.blocked!.message, /"pg-2" holds another database/);
+  assert.match(decision.blocked!.message, /"pg-3" lags \d+ bytes/);
+});
+
+Deno.test("decidePrimary() does not fail over with ha disabled or a single instance", () => {
+  const gone = [pod("pg-0", true), pod("pg-1"), pod("pg-2")];
+  const disabled = decidePrimary(input({
+    pods: gone,
+    ha: { enabled: false, failoverDelaySeconds: 10 },
+  }));
+  assert.equal(disabled.targetPrimary, "pg-0");
+  assert.equal(disabled.change, undefined);
+  const single = decidePrimary(input({ replicas: 1, pods: [pod("pg-0", true)] }));
+  assert.equal(single.targetPrimary, "pg-0");
+});
+
+Deno.test("decidePrimary() completes a change once the target runs as the primary", () => {
+  const waiting = decidePrimary(input({
+    status: { currentPrimary: "pg-0", targetPrimary: "pg-2" },
+  }));
+  assert.deepEqual(waiting, { currentPrimary: "pg-0", targetPrimary: "pg-2" });
+  const polled = new Map(input().polled);
+  polled.set("pg-2", primary("pg-2", "0/6000000"));
+  const done = decidePrimary(input({
+    status: { currentPrimary: "pg-0", targetPrimary: "pg-2" },
+    polled,
+  }));
+  assert.equal(done.currentPrimary, "pg-2");
+  assert.deepEqual(done.completed, { primary: "pg-2", timeline: 1, lsn: "0/6000000" });
+});
+
+Deno.test("decidePrimary() switches over once per annotation value, to a streaming standby", () => {
+  const asked = decidePrimary(input({ promoteRequest: "pg-1" }));
+  assert.equal(asked.targetPrimary, "pg-1");
+  assert.equal(asked.change?.kind, "switchover");
+  assert.equal(asked.promoteRequest, "pg-1");
+  const done = decidePrimary(input({
+    promoteRequest: "pg-1",
+    status: { currentPrimary: "pg-0", targetPrimary: "pg-0", promoteRequest: "pg-1" },
+  }));
+  assert.equal(done.targetPrimary, "pg-0");
+  const polled = new Map(input().polled);
+  polled.set("pg-1", standby("pg-1", "0/4000000", { walReceiverStreaming: false }));
+  const notYet = decidePrimary(input({ promoteRequest: "pg-1", polled }));
+  assert.equal(notYet.targetPrimary, "pg-0");
+  assert.equal(notYet.blocked?.reason, "PromoteWaiting");
+  assert.equal(notYet.promoteRequest, undefined);
+  const stranger = decidePrimary(input({ promoteRequest: "other-1" }));
+  assert.equal(stranger.blocked?.reason, "PromoteRefused");
+  assert.equal(stranger.promoteRequest, "other-1");
+});
+
+Deno.test("primaryEvents() tells a change with its LSNs, a completion, and a new block once", () => {
+  const change = decidePrimary(input({ pods: [pod("pg-0", true), pod("pg-1"), pod("pg-2")] }));
+  const [started] = primaryEvents(change);
+  assert.equal(started.reason, "FailoverStarted");
+  assert.match(started.note, /"pg-2" has received 0\/5000000/);
+  const blocked = {
+    currentPrimary: "pg-0",
+    targetPrimary: "pg-0",
+    blocked: { reason: "NoFailoverCandidate", message: "none" },
+  };
+  assert.equal(primaryEvents(blocked).length, 1);
+  assert.equal(primaryEvents(blocked, "NoFailoverCandidate").length, 0);
+});

@@ -1,0 +1,122 @@
+/**
+ * A former primary rejoining as a standby. Its data may hold WAL the new
+ * primary never received (written after the last WAL the standbys got, or
+ * on the old timeline after the fork), and such a server cannot stream from
+ * the new timeline. `pg_rewind` against the new primary (through `-rw`, as
+ * the superuser) undoes that divergence by copying back the blocks changed
+ * since the fork; it works because every cluster's data has checksums
+ * (initdb `--data-checksums`). When it was not needed, pg_rewind finds so
+ * and changes nothing. When it fails for any reason but an unreachable
+ * primary, the data cannot rejoin: the caller removes it and clones afresh.
+ *
+ * Whether data was last a primary is read from pg_control: "in production"
+ * or "in crash recovery" (a primary that stopped without a shutdown
+ * checkpoint: crashed or killed) or "shut down" (a primary shut down
+ * cleanly). A standby's data says "in archive recovery" or "shut down in
+ * recovery". A clone not yet started shows its primary's state, with a backup_label.
+ *
+ * @module
+ */
+import { buildConninfo, pgpassLine } from "./conninfo.ts";
+import { CommandError, runProgram } from "./commands.ts";
+import type { InstanceOptions } from "./options.ts";
+
+/** The states of pg_control in which the data was last a primary's. */
+const PRIMARY_STATES = ["in production", "in crash recovery", "shut down"];
+
+/** pg_controldata's "Database cluster state". */
+export function parseClusterState(controldata: string): string {
+  const match = /^Database cluster state:\s+(.+?)\s*$/m.exec(controldata);
+  if (!match) throw new Error("pg_controldata printed no database cluster state");
+  return match[1];
+}
+
+/** Whether data in `state` was last a primary's. */
+export function wasPrimary(state: string): boolean {
+  return PRIMARY_STATES.includes(state);
+}
+
+async function exists(path: string): Promise<boolean> {
+  try {
+    await Deno.lstat(path);
+    return true;
+  } catch (error) {
+    if (error instanceof Deno.errors.NotFound) return false;
+    throw error;
+  }
+}
+
+/** The new primary could not be reached: try again later, the data is fine. */
+export class PrimaryUnreachableError extends Error {}
+
+/** pg_rewind failed: the data cannot follow the new primary. */
+export class RewindError extends Error {}
+
+/** How the superuser reaches the primary through `-rw`. */
+function sourceConninfo(options: InstanceOptions, passfile: string): string {
+  return buildConninfo({
+    host: options.primaryHost,
+    port: options.port,
+    user: "postgres",
+    dbname: "postgres",
+    passfile,
+    sslmode: options.replication.sslmode,
+    sslrootcert: options.replication.sslrootcert,
+    connect_timeout: 5,
+  });
+}
+
+/**
+ * Rewinds PGDATA to follow the primary if it was last a primary's; returns what it did.
+ * Throws {@linkcode PrimaryUnreachableError} when `-rw` does not lead to a running primary,
+ * {@linkcode RewindError} when pg_rewind fails.
+ */
+export async function rewindFormerPrimary(
+  options: InstanceOptions,
+  signal: AbortSignal,
+): Promise<"standby data" | "rewound"> {
+  // A clone not yet started says "in production" too (pg_control is the primary's copy):
+  // its backup_label and standby.signal tell it apart.
+  for (const marker of ["backup_label", "standby.signal"]) {
+    if (await exists(`${options.pgdata}/${marker}`)) return "standby data";
+  }
+  const controldata = await runProgram("pg_controldata", ["-D", options.pgdata], {
+    env: { LC_ALL: "C" },
+  });
+  if (!wasPrimary(parseClusterState(controldata))) return "standby data";
+  const passfile = `${options.socketDir}/superuser.pgpass`;
+  await Deno.writeTextFile(passfile, pgpassLine("postgres", options.superuserPassword), {
+    mode: 0o600,
+  });
+  await Deno.chmod(passfile, 0o600);
+  const source = sourceConninfo(options, passfile);
+  try {
+    const recovery = await runProgram("psql", [
+      "--no-psqlrc",
+      "--no-align",
+      "--tuples-only",
+      `--dbname=${source}`,
+      "--command=SELECT pg_is_in_recovery()",
+    ], { signal });
+    if (recovery.trim() !== "f") {
+      throw new PrimaryUnreachableError(`${options.primaryHost} does not lead to a primary yet`);
+    }
+  } catch (error) {
+    if (error instanceof CommandError) {
+      throw new PrimaryUnreachableError(`Cannot reach the primary: ${error.message}`);
+    }
+    throw error;
+  }
+  try {
+    await runProgram("pg_rewind", [
+      `--target-pgdata=${options.pgdata}`,
+      `--source-server=${source}`,
+    ], { signal, env: { LC_ALL: "C" } });
+  } catch (error) {
+    if (error instanceof CommandError) throw new RewindError(error.message);
+    throw error;
+  } finally {
+    await Deno.remove(passfile).catch(() => {});
+  }
+  return "rewound";
+}

@@ -50,6 +50,11 @@ export interface PrimaryInput {
   polled: ReadonlyMap<string, Polled>;
   /** Since when (ms) the current primary has been seen not running as the primary. */
   downSince?: number;
+  /**
+   * The UID of the pod last seen running as the primary: a pod of the same name with another
+   * UID is a new pod (the old one deleted, even forcibly), so the primary was lost.
+   */
+  primaryPodUid?: string;
   now: number;
 }
 
@@ -82,6 +87,8 @@ export interface PrimaryDecision {
   downSince?: number;
   /** When to decide again at the latest, while waiting for the failover delay. */
   recheckInMs?: number;
+  /** The UID to remember as the primary's pod. */
+  primaryPodUid?: string;
 }
 
 function answerOf(polled: ReadonlyMap<string, Polled>, pod: string): InstanceStatus | undefined {
@@ -104,8 +111,14 @@ function primaryTrouble(
   input: PrimaryInput,
   primary: string,
 ): { why: string; lost: boolean } | undefined {
-  if (!live(input.pods, primary)) {
-    return { why: `pod "${primary}" is gone or being deleted`, lost: true };
+  const pod = live(input.pods, primary);
+  if (!pod) return { why: `pod "${primary}" is gone or being deleted`, lost: true };
+  // Only a failover can act on it; without one, the new pod is simply the primary again.
+  const canFailOver = input.ha.enabled && input.replicas > 1;
+  if (
+    canFailOver && input.primaryPodUid !== undefined && pod.metadata?.uid !== input.primaryPodUid
+  ) {
+    return { why: `pod "${primary}" was deleted and made anew`, lost: true };
   }
   const answer = input.polled.get(primary);
   if (answer === undefined) return { why: `pod "${primary}" has no IP`, lost: false };
@@ -185,21 +198,24 @@ export function decidePrimary(input: PrimaryInput): PrimaryDecision {
   const current = input.status.currentPrimary ?? target;
   if (target !== current) {
     const status = answerOf(input.polled, target);
-    if (live(input.pods, target) && status?.postgres === "running" && status.role === "primary") {
+    const pod = live(input.pods, target);
+    if (pod && status?.postgres === "running" && status.role === "primary") {
       return {
         currentPrimary: target,
         targetPrimary: target,
         completed: { primary: target, timeline: status.timeline, lsn: status.currentLsn },
+        primaryPodUid: pod.metadata?.uid,
       };
     }
     return { currentPrimary: current, targetPrimary: target };
   }
   const trouble = primaryTrouble(input, current);
   const request = input.promoteRequest;
+  const running = trouble ? input.primaryPodUid : live(input.pods, current)?.metadata?.uid;
   if (!trouble && request !== undefined && request !== input.status.promoteRequest) {
-    return switchover(input, current, request);
+    return { ...switchover(input, current, request), primaryPodUid: running };
   }
-  if (!trouble) return { currentPrimary: current, targetPrimary: target };
+  if (!trouble) return { currentPrimary: current, targetPrimary: target, primaryPodUid: running };
   const downSince = input.downSince ?? input.now;
   const delayMs = input.ha.failoverDelaySeconds * 1000;
   if (!trouble.lost && input.now - downSince < delayMs) {

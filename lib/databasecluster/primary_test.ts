@@ -4,10 +4,11 @@ import type { InstanceStatus } from "../api/mod.ts";
 import type { Polled } from "./instances.ts";
 import { decidePrimary, primaryEvents, type PrimaryInput } from "./primary.ts";
 
-function pod(name: string, deleting = false): V1Pod {
+function pod(name: string, deleting = false, uid = `${name}-uid`): V1Pod {
   return {
     metadata: {
       name,
+      uid,
       ...(deleting ? { deletionTimestamp: new Date("2026-01-01T00:00:00Z") } : {}),
     },
   };
@@ -53,7 +54,11 @@ function input(overrides: Partial<PrimaryInput> = {}): PrimaryInput {
 
 Deno.test("decidePrimary() keeps a primary that runs, and starts with ordinal 0", () => {
   const steady = decidePrimary(input());
-  assert.deepEqual(steady, { currentPrimary: "pg-0", targetPrimary: "pg-0" });
+  assert.deepEqual(steady, {
+    currentPrimary: "pg-0",
+    targetPrimary: "pg-0",
+    primaryPodUid: "pg-0-uid",
+  });
   const fresh = decidePrimary(input({ status: {}, polled: new Map() }));
   assert.equal(fresh.targetPrimary, "pg-0");
   assert.equal(fresh.currentPrimary, "pg-0");
@@ -65,6 +70,22 @@ Deno.test("decidePrimary() fails over at once to the most advanced standby when 
   assert.equal(decision.targetPrimary, "pg-2");
   assert.equal(decision.change?.kind, "failover");
   assert.equal(decision.change?.receivedLsn, "0/5000000");
+});
+
+Deno.test("decidePrimary() fails over at once when the primary's pod was made anew", () => {
+  const steady = decidePrimary(input());
+  assert.equal(steady.primaryPodUid, "pg-0-uid");
+  const replaced = [pod("pg-0", false, "new-uid"), pod("pg-1"), pod("pg-2")];
+  const decision = decidePrimary(input({ pods: replaced, primaryPodUid: "pg-0-uid" }));
+  assert.equal(decision.targetPrimary, "pg-2");
+  assert.match(decision.change!.reason, /deleted and made anew/);
+  const single = decidePrimary(input({
+    replicas: 1,
+    pods: [pod("pg-0", false, "new-uid")],
+    primaryPodUid: "pg-0-uid",
+  }));
+  assert.equal(single.targetPrimary, "pg-0");
+  assert.equal(single.primaryPodUid, "new-uid", "without a failover, the new pod is the primary");
 });
 
 Deno.test("decidePrimary() waits the failover delay for a primary whose PostgreSQL is down", () => {

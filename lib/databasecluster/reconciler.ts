@@ -290,6 +290,7 @@ async function applyCluster(
 interface PrimaryMemory {
   downSince?: number;
   blocked?: string;
+  primaryPodUid?: string;
 }
 
 /** Decides the primary (`primary.ts`) and records the decision's Events. */
@@ -326,12 +327,17 @@ function choosePrimary(
     pods: children.pods,
     polled,
     downSince: memory.downSince,
+    primaryPodUid: memory.primaryPodUid,
     now: deps.clock.now(),
   });
   for (const event of primaryEvents(decision, memory.blocked)) {
     deps.events.record(object, { ...event, action: "Promote" });
   }
-  primaries.set(uid, { downSince: decision.downSince, blocked: decision.blocked?.reason });
+  primaries.set(uid, {
+    downSince: decision.downSince,
+    blocked: decision.blocked?.reason,
+    primaryPodUid: decision.primaryPodUid ?? memory.primaryPodUid,
+  });
   return decision;
 }
 

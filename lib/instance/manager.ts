@@ -55,7 +55,7 @@ import { type BootstrapAction, decideBootstrap } from "./role.ts";
 import { STATUS_QUERY } from "./sql.ts";
 import { parseServerStatus } from "./status.ts";
 import { promoteStandby } from "./promote.ts";
-import { PrimaryUnreachableError, RewindError, rewindFormerPrimary } from "./rewind.ts";
+import { RejoinLaterError, RewindError, rewindFormerPrimary } from "./rewind.ts";
 
 const logger = getLogger(["dbop", "instance"]);
 
@@ -378,8 +378,8 @@ export class InstanceManager {
       if (outcome === "rewound") logger.info("Rewound the former primary's data to rejoin");
       return true;
     } catch (error) {
-      if (error instanceof PrimaryUnreachableError) {
-        this.#wait({ reason: "PrimaryUnreachable", message: error.message });
+      if (error instanceof RejoinLaterError) {
+        this.#wait({ reason: "RejoinWaiting", message: error.message });
         await sleepWith(this.#clock, REJOIN_RETRY_MS, signal).catch(() => {});
         return false;
       }

@@ -20,6 +20,7 @@
 import { buildConninfo, pgpassLine } from "./conninfo.ts";
 import { CommandError, runProgram } from "./commands.ts";
 import type { InstanceOptions } from "./options.ts";
+import { Postmaster } from "./postmaster.ts";
 
 /** The states of pg_control in which the data was last a primary's. */
 const PRIMARY_STATES = ["in production", "in crash recovery", "shut down"];
@@ -46,11 +47,63 @@ async function exists(path: string): Promise<boolean> {
   }
 }
 
-/** The new primary could not be reached: try again later, the data is fine. */
-export class PrimaryUnreachableError extends Error {}
+/** What PostgreSQL says when another server holds the data directory. */
+const DATA_IN_USE = /lock file "postmaster\.pid" already exists/;
+
+/**
+ * Not now: the new primary cannot be reached yet, or another server still holds the data
+ * directory. Try again later; the data is fine.
+ */
+export class RejoinLaterError extends Error {}
 
 /** pg_rewind failed: the data cannot follow the new primary. */
 export class RewindError extends Error {}
+
+/**
+ * The pid of a postgres process that holds `pgdata` (its postmaster.pid names a live
+ * postgres), if any: the server of a pod that was force-deleted and is still stopping.
+ */
+async function runningPostmaster(pgdata: string): Promise<number | undefined> {
+  let pid: number;
+  try {
+    pid = Number((await Deno.readTextFile(`${pgdata}/postmaster.pid`)).split("\n")[0]);
+  } catch (error) {
+    if (error instanceof Deno.errors.NotFound) return undefined;
+    throw error;
+  }
+  const command = await Deno.readTextFile(`/proc/${pid}/comm`).catch(() => "");
+  return command.trim() === "postgres" ? pid : undefined;
+}
+
+/**
+ * Completes the crash recovery of a primary that did not shut down cleanly, which pg_rewind
+ * needs. pg_rewind could do it itself, in single-user mode, but that server reads PGDATA's
+ * own postgresql.conf (initdb's, `wal_keep_size = 0`), and its shutdown checkpoint removes
+ * the WAL pg_rewind then needs to find the last checkpoint before the fork. Here the server
+ * runs with the cluster's configuration, listening on the socket only: no client can write
+ * to it. A data directory another server still holds fails to start with its lock file
+ * message, which tells the caller to wait.
+ */
+async function finishCrashRecovery(options: InstanceOptions, signal: AbortSignal): Promise<void> {
+  const server = Postmaster.start({
+    pgdata: options.pgdata,
+    configDir: options.configDir,
+    tlsDir: options.tlsDir,
+    socketDir: options.socketDir,
+    port: options.port,
+    listen: "",
+  });
+  try {
+    if (!await server.waitAccepting(signal)) {
+      const status = await server.exited;
+      throw new CommandError(
+        `"postgres" failed with code ${status.code} completing the crash recovery`,
+      );
+    }
+  } finally {
+    await server.stop(options.stopTimeoutMs);
+  }
+}
 
 /** How the superuser reaches the primary through `-rw`. */
 function sourceConninfo(options: InstanceOptions, passfile: string): string {
@@ -68,7 +121,7 @@ function sourceConninfo(options: InstanceOptions, passfile: string): string {
 
 /**
  * Rewinds PGDATA to follow the primary if it was last a primary's; returns what it did.
- * Throws {@linkcode PrimaryUnreachableError} when `-rw` does not lead to a running primary,
+ * Throws {@linkcode RejoinLaterError} when `-rw` does not lead to a running primary,
  * {@linkcode RewindError} when pg_rewind fails.
  */
 export async function rewindFormerPrimary(
@@ -80,10 +133,15 @@ export async function rewindFormerPrimary(
   for (const marker of ["backup_label", "standby.signal"]) {
     if (await exists(`${options.pgdata}/${marker}`)) return "standby data";
   }
+  const holder = await runningPostmaster(options.pgdata);
+  if (holder !== undefined) {
+    throw new RejoinLaterError(`PostgreSQL (pid ${holder}) still runs on the data directory`);
+  }
   const controldata = await runProgram("pg_controldata", ["-D", options.pgdata], {
     env: { LC_ALL: "C" },
   });
-  if (!wasPrimary(parseClusterState(controldata))) return "standby data";
+  const state = parseClusterState(controldata);
+  if (!wasPrimary(state)) return "standby data";
   const passfile = `${options.socketDir}/superuser.pgpass`;
   await Deno.writeTextFile(passfile, pgpassLine("postgres", options.superuserPassword), {
     mode: 0o600,
@@ -99,22 +157,26 @@ export async function rewindFormerPrimary(
       "--command=SELECT pg_is_in_recovery()",
     ], { signal });
     if (recovery.trim() !== "f") {
-      throw new PrimaryUnreachableError(`${options.primaryHost} does not lead to a primary yet`);
+      throw new RejoinLaterError(`${options.primaryHost} does not lead to a primary yet`);
     }
   } catch (error) {
     if (error instanceof CommandError) {
-      throw new PrimaryUnreachableError(`Cannot reach the primary: ${error.message}`);
+      throw new RejoinLaterError(`Cannot reach the primary: ${error.message}`);
     }
     throw error;
   }
   try {
+    if (state !== "shut down") await finishCrashRecovery(options, signal);
     await runProgram("pg_rewind", [
       `--target-pgdata=${options.pgdata}`,
       `--source-server=${source}`,
     ], { signal, env: { LC_ALL: "C" } });
   } catch (error) {
-    if (error instanceof CommandError) throw new RewindError(error.message);
-    throw error;
+    if (!(error instanceof CommandError)) throw error;
+    // Another postmaster still runs on this data (its pod force-deleted and still stopping):
+    // nothing is wrong with the data, and it must not be removed under that server.
+    if (DATA_IN_USE.test(error.message)) throw new RejoinLaterError(error.message);
+    throw new RewindError(error.message);
   } finally {
     await Deno.remove(passfile).catch(() => {});
   }

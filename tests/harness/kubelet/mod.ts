@@ -37,7 +37,12 @@ import { Informer } from "../../../lib/runtime/informer.ts";
 import type { LocalImage, LocalPod } from "../local_pod.ts";
 import { resourcesFor } from "../mod.ts";
 import type { Sandbox } from "../postgres.ts";
-import { KUBELET_NAMESPACE_PREFIX, KUBERNETES_SERVICE_IP, SERVICE_CIDR } from "./network.ts";
+import {
+  ENV_NETWORK,
+  KUBELET_NAMESPACE_PREFIX,
+  KUBERNETES_SERVICE_IP,
+  SERVICE_CIDR,
+} from "./network.ts";
 import { type KubeletContext, PodWorker } from "./pod_worker.ts";
 import { endpointsOf, hostTable, ServiceProxy } from "./service_proxy.ts";
 
@@ -258,7 +263,7 @@ export async function startKubelet(options: KubeletOptions): Promise<Kubelet> {
     resources.client.close();
     throw new Error(
       `The cluster's service CIDR is not "${SERVICE_CIDR}": the emulated kubelet needs the local ` +
-        `control plane (tests/harness/control_plane.ts)`,
+        `control plane (tests/harness/control_plane.ts), and ${ENV_NETWORK} as it set it`,
     );
   }
   const kubelet = new Kubelet(options, resources);

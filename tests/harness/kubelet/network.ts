@@ -33,14 +33,39 @@ import { parseAllDocuments, stringify } from "yaml";
 /** Pods in namespaces with this prefix are run by the emulated kubelet, not faked by kwok. */
 export const KUBELET_NAMESPACE_PREFIX = "kubelet-";
 
+/**
+ * The environment variable that carries this run's networks to the processes it starts
+ * (`<pod octet>.<service octet>`): the test process's kubelet must use the control plane's.
+ */
+export const ENV_NETWORK = "DBOP_TEST_NETWORK";
+
+/**
+ * The second octets of this run's pod and service networks. Each run picks its own /16s at
+ * random (pods in 127.160-239, services in 127.16-95), so control planes that run at the
+ * same time on one machine (a test run and a benchmark, say) bind different addresses.
+ */
+function networkOctets(): [number, number] {
+  const given = Deno.env.get(ENV_NETWORK);
+  const match = given ? /^(\d+)\.(\d+)$/.exec(given) : null;
+  if (match) return [Number(match[1]), Number(match[2])];
+  const chosen: [number, number] = [
+    160 + Math.floor(Math.random() * 80),
+    16 + Math.floor(Math.random() * 80),
+  ];
+  Deno.env.set(ENV_NETWORK, chosen.join("."));
+  return chosen;
+}
+
+const [POD_OCTET, SERVICE_OCTET] = networkOctets();
+
 /** kwok's `--cidr`, the emulated kubelet's pod IPs: loopback, so pods' processes can bind them. */
-export const POD_CIDR = "127.244.0.0/16";
+export const POD_CIDR = `127.${POD_OCTET}.0.0/16`;
 
 /** kube-apiserver's `--service-cluster-ip-range`: loopback, so the harness can proxy ClusterIPs. */
-export const SERVICE_CIDR = "127.96.0.0/16";
+export const SERVICE_CIDR = `127.${SERVICE_OCTET}.0.0/16`;
 
 /** The `kubernetes` Service's ClusterIP: the first address of {@linkcode SERVICE_CIDR}. */
-export const KUBERNETES_SERVICE_IP = "127.96.0.1";
+export const KUBERNETES_SERVICE_IP = `127.${SERVICE_OCTET}.0.1`;
 
 /** The `spec.podCIDR` of fake node `index`: a /20 (4096 pods) of 127.128.0.0/12, where kwok's pods get IPs. */
 export function nodePodCidr(index: number): string {

@@ -14,7 +14,7 @@
 import { parse } from "yaml";
 import type { DatabaseCluster } from "../../lib/api/mod.ts";
 import { generatedUsername, REPLICATION_USERNAME } from "../../lib/api/mod.ts";
-import { podName } from "../../lib/databasecluster/names.ts";
+import { podName, primaryLeaseName } from "../../lib/databasecluster/names.ts";
 import { BINARY_PERMISSIONS } from "../../lib/instance/install.ts";
 import { type Passwords, resolvePasswords } from "../../lib/databasecluster/passwords.ts";
 import {
@@ -51,6 +51,13 @@ export function instanceRole(cluster: string, namespace: string): Record<string,
         resourceNames: [cluster],
         verbs: ["patch"],
       },
+      {
+        apiGroups: ["coordination.k8s.io"],
+        resources: ["leases"],
+        resourceNames: [primaryLeaseName(cluster)],
+        verbs: ["get", "update"],
+      },
+      { apiGroups: ["coordination.k8s.io"], resources: ["leases"], verbs: ["create"] },
     ],
   };
 }

@@ -72,7 +72,8 @@ export interface LocalInstance {
   process: ServerProcess;
 }
 
-function apiServer(kubeconfigPath: string): { host: string; port: string; ca: string } {
+/** Where the API server of a kubeconfig is, and the CA of its certificate (PEM). */
+export function apiServer(kubeconfigPath: string): { host: string; port: string; ca: string } {
   const config = parse(Deno.readTextFileSync(kubeconfigPath));
   const cluster = config.clusters[0].cluster;
   const url = new URL(cluster.server);

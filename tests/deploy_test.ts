@@ -455,27 +455,41 @@ async function finalizersRuleNeeded(
   });
 }
 
+/** The ClusterRole with one grant taken away, and what the refusal must then name. */
+const WITHHELD: { what: string; rules: (rules: Obj[]) => Obj[]; refusal: RegExp }[] = [
+  {
+    what: "get of databaseclusters",
+    rules: (rules) =>
+      rules.map((r) =>
+        r.resources.includes("databaseclusters")
+          ? { ...r, verbs: r.verbs.filter((v: string) => v !== "get") }
+          : r
+      ),
+    refusal: /databaseclusters.*get/s,
+  },
+  {
+    // The leader-election Role grants them too, but only in dbop's own namespace.
+    what: "the Lease verbs",
+    rules: (rules) => rules.filter((r) => !r.resources.includes("leases")),
+    refusal: /leases.*(get|update|create)/s,
+  },
+];
+
 /**
  * RBAC's escalation check, as dbop meets it: without one verb the instance Role grants
- * (here `get` of databaseclusters), dbop cannot create that Role; it holds the verbs,
- * not `escalate` or `bind`.
+ * (`get` of databaseclusters; the Lease verbs, held cluster-wide), dbop cannot create that
+ * Role; it holds the verbs, not `escalate` or `bind`.
  */
 async function instanceRoleNeedsHeldGrants(
   cluster: TestCluster,
   cp: ControlPlane,
   dir: string,
 ): Promise<void> {
-  const role = buildClusterRole() as Obj;
+  const shipped = buildClusterRole() as Obj;
   assert.ok(
-    !role.rules.some((r: Obj) => r.verbs.includes("escalate") || r.verbs.includes("bind")),
+    !shipped.rules.some((r: Obj) => r.verbs.includes("escalate") || r.verbs.includes("bind")),
     "no escalate or bind",
   );
-  role.rules = role.rules.map((r: Obj) =>
-    r.resources.includes("databaseclusters")
-      ? { ...r, verbs: r.verbs.filter((v: string) => v !== "get") }
-      : r
-  );
-  await cluster.kubectlOk(["apply", "-f", "-"], { stdin: JSON.stringify(role) });
   await serviceAccountFiles(cluster, cp, `${dir}/serviceaccount`);
   const env = inClusterEnv(cp, `${dir}/home`);
   const asDbop = new Resources(
@@ -496,29 +510,38 @@ async function instanceRoleNeedsHeldGrants(
     ]),
   };
   try {
-    // RBAC changes reach the authorizer's cache asynchronously: wait for the refusal.
-    const refusal = await eventually("the instance Role refused", async () => {
-      try {
-        await asDbop.apply(Roles, instanceRole, { dryRun: true });
-        return undefined;
-      } catch (error) {
-        return error instanceof ForbiddenError ? error : undefined;
-      }
-    });
-    assert.match(refusal.message, /is attempting to grant RBAC permissions not currently held/);
-    assert.match(refusal.message, /databaseclusters.*get/s);
+    for (const withheld of WITHHELD) {
+      const role = { ...shipped, rules: withheld.rules(shipped.rules) };
+      await cluster.kubectlOk(["apply", "-f", "-"], { stdin: JSON.stringify(role) });
+      // RBAC changes reach the authorizer's cache asynchronously: wait for the refusal.
+      const refusal = await eventually(
+        `the instance Role refused without ${withheld.what}`,
+        async () => {
+          try {
+            await asDbop.apply(Roles, instanceRole, { dryRun: true });
+            return undefined;
+          } catch (error) {
+            return error instanceof ForbiddenError && withheld.refusal.test(error.message)
+              ? error
+              : undefined;
+          }
+        },
+      );
+      assert.match(refusal.message, /is attempting to grant RBAC permissions not currently held/);
+      await cluster.kubectlOk(["apply", "-f", `${ROOT}deploy/rbac/role.yaml`]);
+      await eventually("the instance Role allowed with the shipped ClusterRole", async () => {
+        try {
+          await asDbop.apply(Roles, instanceRole, { dryRun: true });
+          return true;
+        } catch {
+          return undefined;
+        }
+      });
+    }
   } finally {
     await cluster.kubectlOk(["apply", "-f", `${ROOT}deploy/rbac/role.yaml`]);
+    asDbop.client.close();
   }
-  await eventually("the instance Role allowed with the shipped ClusterRole", async () => {
-    try {
-      await asDbop.apply(Roles, instanceRole, { dryRun: true });
-      return true;
-    } catch {
-      return undefined;
-    }
-  });
-  asDbop.client.close();
 }
 
 Deno.test({
@@ -555,7 +578,7 @@ Deno.test({
         () => finalizersRuleNeeded(cluster, cp, dir),
       );
       await t.step(
-        "without a verb the instance Role grants, dbop cannot create that Role (escalation check)",
+        "without a verb the instance Role grants (get of databaseclusters, the Lease verbs), dbop cannot create that Role (escalation check)",
         () => instanceRoleNeedsHeldGrants(cluster, cp, dir),
       );
       failed = false;

@@ -3,7 +3,7 @@
  * names of its children (a user-facing contract: applications find the
  * `<c>-rw` Service and the `<c>-app` Secret by name), the recommended
  * `app.kubernetes.io/*` labels, the selector of the instances' pods, the pod
- * role label, the finalizer and the Service DNS names. Nothing else in dbop
+ * role label, the finalizer, the primary Lease and the Service DNS names. Nothing else in dbop
  * concatenates a child's name.
  *
  * @module
@@ -117,6 +117,14 @@ export function instanceServiceAccountName(cluster: string): string {
 /** Secret with the token of the instances' status endpoints: `<c>-status`. */
 export function statusTokenSecretName(cluster: string): string {
   return `${cluster}-status`;
+}
+
+/**
+ * Lease held by the instance that runs as primary, the gate of promotion: `<c>-primary`
+ * (in the cluster's namespace, created by an instance manager).
+ */
+export function primaryLeaseName(cluster: string): string {
+  return `${cluster}-primary`;
 }
 
 /** StatefulSet of the instances: `<c>`. */

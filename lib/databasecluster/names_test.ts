@@ -17,6 +17,7 @@ import {
   podDisruptionBudgetName,
   podMonitorName,
   podName,
+  primaryLeaseName,
   readOnlyServiceName,
   readServiceName,
   readWriteServiceName,
@@ -48,6 +49,7 @@ Deno.test("child names follow the documented <c>-suffix contract", () => {
       readServiceName(c),
       backupCronJobName(c),
       backupClaimName(c),
+      primaryLeaseName(c),
     ],
     [
       "pg-main-superuser",
@@ -65,6 +67,7 @@ Deno.test("child names follow the documented <c>-suffix contract", () => {
       "pg-main-r",
       "pg-main-backup",
       "pg-main-backups",
+      "pg-main-primary",
     ],
   );
 });

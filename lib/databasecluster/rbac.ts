@@ -77,12 +77,21 @@ export const CLUSTER_RULES: readonly Rule[] = [
   },
   // RBAC's escalation check lets dbop create (and bind) the instance Role only because it
   // holds every permission that Role grants: get, list and watch of databaseclusters and
-  // patch of databaseclusters/status, above. No escalate or bind verb.
+  // patch of databaseclusters/status, above, and the Lease verbs below. No escalate or
+  // bind verb.
   {
     apiGroups: ["rbac.authorization.k8s.io"],
     resources: ["roles", "rolebindings"],
     verbs: ["list", "watch", "create", "patch"],
     why: "cache and apply the instance managers' Role and RoleBinding",
+  },
+  {
+    apiGroups: ["coordination.k8s.io"],
+    resources: ["leases"],
+    verbs: ["get", "create", "update"],
+    why: "grant get and update of the cluster's primary Lease, and create of Leases, in the " +
+      "instance Role (RBAC escalation check; the leader-election Role holds them only in " +
+      "dbop's own namespace)",
   },
   {
     apiGroups: ["apps"],

@@ -14,7 +14,7 @@
 import { parse } from "yaml";
 import type { DatabaseCluster } from "../../lib/api/mod.ts";
 import { generatedUsername, REPLICATION_USERNAME } from "../../lib/api/mod.ts";
-import { podName } from "../../lib/databasecluster/names.ts";
+import { podName, primaryLeaseName } from "../../lib/databasecluster/names.ts";
 import { BINARY_PERMISSIONS } from "../../lib/instance/install.ts";
 import { type Passwords, resolvePasswords } from "../../lib/databasecluster/passwords.ts";
 import {
@@ -51,6 +51,13 @@ export function instanceRole(cluster: string, namespace: string): Record<string,
         resourceNames: [cluster],
         verbs: ["patch"],
       },
+      {
+        apiGroups: ["coordination.k8s.io"],
+        resources: ["leases"],
+        resourceNames: [primaryLeaseName(cluster)],
+        verbs: ["get", "update"],
+      },
+      { apiGroups: ["coordination.k8s.io"], resources: ["leases"], verbs: ["create"] },
     ],
   };
 }
@@ -65,7 +72,8 @@ export interface LocalInstance {
   process: ServerProcess;
 }
 
-function apiServer(kubeconfigPath: string): { host: string; port: string; ca: string } {
+/** Where the API server of a kubeconfig is, and the CA of its certificate (PEM). */
+export function apiServer(kubeconfigPath: string): { host: string; port: string; ca: string } {
   const config = parse(Deno.readTextFileSync(kubeconfigPath));
   const cluster = config.clusters[0].cluster;
   const url = new URL(cluster.server);

@@ -6,12 +6,18 @@
  * it; list and watch its credential Secrets, by name, so the primary applies
  * a changed password; list and watch its ConfigMap and server TLS Secret, by
  * name, so the instance reloads PostgreSQL on a changed setting or
- * certificate; create and patch Events) and the RoleBinding that grants that
- * Role to that ServiceAccount. The Role names the cluster, the ConfigMap and
- * the Secrets in `resourceNames`, so an instance can neither read nor write
+ * certificate; create and patch Events; get and update the primary Lease
+ * `<c>-primary`, by name, and create Leases, the gate of promotion in
+ * `lib/instance/lease.ts`) and the RoleBinding that grants that Role to that
+ * ServiceAccount. The Role names the cluster, the ConfigMap, the Secrets and
+ * the Lease in `resourceNames`, so an instance can neither read nor write
  * another cluster's, and it grants nothing else: no other Secret or
- * ConfigMap, no pods. The operator can create this Role only because it holds
- * every permission it grants (RBAC's escalation check; see `../rbac.ts`).
+ * ConfigMap, no pods, no delete of the Lease. Only `create` of Leases cannot
+ * be limited by name (RBAC authorizes a create before the object's name is
+ * known), so an instance may create other Leases in its namespace but never
+ * read, renew or take over one it does not hold by name. The operator can
+ * create this Role only because it holds every permission it grants (RBAC's
+ * escalation check; see `../rbac.ts`).
  *
  * @module
  */
@@ -25,6 +31,7 @@ import { DATABASE_CLUSTER, type DatabaseCluster } from "../../api/mod.ts";
 import {
   configMapName,
   instanceServiceAccountName,
+  primaryLeaseName,
   replicationSecretName,
   superuserSecretName,
 } from "../names.ts";
@@ -60,8 +67,9 @@ export function instanceSecretNames(cluster: DatabaseCluster): string[] {
 /**
  * The rules of the instance Role for cluster `name`: get, list and watch of that one
  * DatabaseCluster (list and watch go with `fieldSelector=metadata.name=<c>`, which RBAC
- * allows with `resourceNames`), patch of its status (server-side apply), and list and
- * watch of the `secrets` it follows and of its ConfigMap, the same way.
+ * allows with `resourceNames`), patch of its status (server-side apply), list and
+ * watch of the `secrets` it follows and of its ConfigMap, the same way, and get and
+ * update of its primary Lease, with create of Leases (not limitable by name).
  */
 export function instanceRules(name: string, secrets: string[]): V1PolicyRule[] {
   return [
@@ -86,6 +94,16 @@ export function instanceRules(name: string, secrets: string[]): V1PolicyRule[] {
     },
     // Warnings about the cluster (an empty primary volume, another database's data).
     { apiGroups: ["events.k8s.io"], resources: ["events"], verbs: ["create", "patch"] },
+    // The primary Lease: read and renew or take it over by name; create it when absent,
+    // which RBAC cannot limit by name. Its owner reference needs no more: setting one
+    // at create needs no delete of the Lease (OwnerReferencesPermissionEnforcement).
+    {
+      apiGroups: ["coordination.k8s.io"],
+      resources: ["leases"],
+      resourceNames: [primaryLeaseName(name)],
+      verbs: ["get", "update"],
+    },
+    { apiGroups: ["coordination.k8s.io"], resources: ["leases"], verbs: ["create"] },
   ];
 }
 
@@ -100,7 +118,7 @@ export function buildInstanceServiceAccount(cluster: DatabaseCluster): V1Service
   };
 }
 
-/** Role `<c>-instance`: its own DatabaseCluster, status, Secrets and ConfigMap, nothing else. */
+/** Role `<c>-instance`: its own DatabaseCluster, status, Secrets, ConfigMap and primary Lease. */
 export function buildInstanceRole(cluster: DatabaseCluster): V1Role {
   return {
     apiVersion: `${RBAC_GROUP}/v1`,

@@ -25,7 +25,7 @@ Deno.test("buildInstanceServiceAccount() names the instances' identity <c>-insta
   assert.equal(account.automountServiceAccountToken, true);
 });
 
-Deno.test("buildInstanceRole() grants exactly its own cluster, its status, Secrets and ConfigMap", () => {
+Deno.test("buildInstanceRole() grants exactly its own cluster, its status, Secrets, ConfigMap and primary Lease", () => {
   const role = buildInstanceRole(testCluster());
   assert.equal(role.apiVersion, "rbac.authorization.k8s.io/v1");
   assert.equal(role.kind, "Role");
@@ -56,6 +56,13 @@ Deno.test("buildInstanceRole() grants exactly its own cluster, its status, Secre
       verbs: ["list", "watch"],
     },
     { apiGroups: ["events.k8s.io"], resources: ["events"], verbs: ["create", "patch"] },
+    {
+      apiGroups: ["coordination.k8s.io"],
+      resources: ["leases"],
+      resourceNames: ["pg-primary"],
+      verbs: ["get", "update"],
+    },
+    { apiGroups: ["coordination.k8s.io"], resources: ["leases"], verbs: ["create"] },
   ]);
   const own = buildInstanceRole(
     testCluster({ security: { authentication: { existingSecret: "owner" } } }),
@@ -80,6 +87,7 @@ Deno.test("buildInstanceRole() names only its own cluster, whatever the cluster 
   assert.ok(role.rules?.slice(0, 2).every((rule) => rule.resourceNames?.join() === "orders"));
   assert.ok(role.rules?.[2].resourceNames?.every((name) => name.startsWith("orders-")));
   assert.deepEqual(role.rules?.[3].resourceNames, ["orders-config"]);
+  assert.deepEqual(role.rules?.[5].resourceNames, ["orders-primary"]);
 });
 
 Deno.test("buildInstanceRole() grants nothing the operator's ClusterRole does not hold (RBAC escalation check)", () => {

@@ -43,7 +43,14 @@ async function settled(
       return ok ? all as InstanceStatus[] : undefined;
     }, { timeoutMs, intervalMs: 500 });
   } catch (error) {
-    throw new Error(`${(error as Error).message}\n${env.logTails(pods, 30)}`);
+    const managers = pods.map((pod) => {
+      const lines = env.kubelet.logs(env.namespace, pod, "postgres").split("\n");
+      const own = lines.filter((line) => line.startsWith('{"@timestamp"')).slice(-25);
+      return `--- ${pod}: the instance manager's last lines\n${own.join("\n")}`;
+    });
+    throw new Error(
+      `${(error as Error).message}\n${env.logTails(pods, 30)}\n${managers.join("\n")}`,
+    );
   }
 }
 

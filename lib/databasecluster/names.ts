@@ -8,7 +8,7 @@
  *
  * @module
  */
-import { DATABASE_CLUSTER } from "../api/mod.ts";
+import { DATABASE_CLUSTER } from "../api/constants.ts";
 
 const GROUP = DATABASE_CLUSTER.group;
 

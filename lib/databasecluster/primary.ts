@@ -163,8 +163,9 @@ export function failoverCandidates(
     if (!status) why = "does not answer";
     else if (status.postgres !== "running" || status.role !== "standby") {
       why = "is not a running standby";
-    } else if (status.waiting) why = `waits: ${status.waiting.reason}`;
-    else if (systemIdentifier && status.systemIdentifier !== systemIdentifier) {
+    } else if (status.waiting && PRIMARY_DATA_PROBLEMS.includes(status.waiting.reason)) {
+      why = `waits: ${status.waiting.reason}`;
+    } else if (systemIdentifier && status.systemIdentifier !== systemIdentifier) {
       why = "holds another database";
     } else if (held === undefined) why = "reports no WAL position";
     else if (primaryTimeline !== undefined && status.timeline !== primaryTimeline) {

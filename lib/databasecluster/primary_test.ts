@@ -158,6 +158,21 @@ Deno.test("decidePrimary() never promotes a standby on another timeline, of anot
   assert.match(decision.blocked!.message, /"pg-3" lags \d+ bytes/);
 });
 
+Deno.test("decidePrimary() counts a standby that waits for the primary Lease as a candidate", () => {
+  const polled = new Map(input().polled);
+  polled.set(
+    "pg-2",
+    standby("pg-2", "0/5000000", {
+      waiting: { reason: "WaitingForPrimaryLease", message: "held by pg-0" },
+    }),
+  );
+  const decision = decidePrimary(input({
+    pods: [pod("pg-0", true), pod("pg-1"), pod("pg-2")],
+    polled,
+  }));
+  assert.equal(decision.targetPrimary, "pg-2");
+});
+
 Deno.test("decidePrimary() does not fail over with ha disabled or a single instance", () => {
   const gone = [pod("pg-0", true), pod("pg-1"), pod("pg-2")];
   const disabled = decidePrimary(input({

@@ -96,7 +96,7 @@ const MAX_REQUEUE_MS = 12 * 60 * 60 * 1000;
 const UNSETTLED_POLL_MS = 2000;
 
 /** How often instances are polled while the primary is down or changing. */
-const PRIMARY_CHANGE_POLL_MS = 1000;
+const PRIMARY_CHANGE_POLL_MS = 500;
 
 /** Per status request: an instance that takes longer is listed as not answering. */
 const POLL_TIMEOUT_MS = 2000;
@@ -291,6 +291,11 @@ interface PrimaryMemory {
   downSince?: number;
   blocked?: string;
   primaryPodUid?: string;
+  /** The last change of primary decided, and the status it was decided on. */
+  decided?: {
+    from: { current?: string; target?: string };
+    to: { current: string; target: string };
+  };
 }
 
 /** Decides the primary (`primary.ts`) and records the decision's Events. */
@@ -304,7 +309,15 @@ function choosePrimary(
 ): PrimaryDecision {
   const uid = cluster.metadata.uid ?? `${cluster.metadata.namespace}/${cluster.metadata.name}`;
   const memory = primaries.get(uid) ?? {};
-  const status = cluster.status ?? {};
+  const status = { ...cluster.status };
+  // The cache may not show our own last decision yet: a reconcile right after it would
+  // decide again on the old status, and could pick another target.
+  const stale = memory.decided && status.currentPrimary === memory.decided.from.current &&
+    status.targetPrimary === memory.decided.from.target;
+  if (stale) {
+    status.currentPrimary = memory.decided!.to.current;
+    status.targetPrimary = memory.decided!.to.target;
+  }
   const last = status.instances?.find((i) => i.name === status.currentPrimary);
   const { ha } = cluster.spec;
   const decision = decidePrimary({
@@ -333,10 +346,20 @@ function choosePrimary(
   for (const event of primaryEvents(decision, memory.blocked)) {
     deps.events.record(object, { ...event, action: "Promote" });
   }
+  const changed = decision.currentPrimary !== status.currentPrimary ||
+    decision.targetPrimary !== status.targetPrimary;
   primaries.set(uid, {
     downSince: decision.downSince,
     blocked: decision.blocked?.reason,
     primaryPodUid: decision.primaryPodUid ?? memory.primaryPodUid,
+    decided: changed
+      ? {
+        from: { current: cluster.status?.currentPrimary, target: cluster.status?.targetPrimary },
+        to: { current: decision.currentPrimary, target: decision.targetPrimary },
+      }
+      : stale
+      ? memory.decided
+      : undefined,
   });
   return decision;
 }

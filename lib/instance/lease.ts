@@ -38,7 +38,7 @@
  * {@linkcode DEFAULT_RENEW_EVERY_MS} 1 s, {@linkcode DEFAULT_FENCE_MARGIN_MS}
  * 2 s: a holder fences `D - M` = 4 s after its last successful renew was
  * sent, so it rides out about 3 s of API server trouble (two renews failing
- * in a row; the third must succeed); a taker that polls every `R` (and wakes
+ * in a row; the third must succeed); a taker that polls every `P` <= `R` (and wakes
  * exactly at expiry) takes over at most `R + D` = 7 s plus a round trip after
  * the holder's last renew, which leaves about 3 s of a 10 s failover for
  * promotion. `M` = 2 s is generous for an immediate shutdown (SIGQUIT) of
@@ -69,8 +69,13 @@ import type { OwnerReference } from "../runtime/types.ts";
 
 /** How long a holder's record must stay unchanged before a taker may take over: 6 s. */
 export const DEFAULT_LEASE_DURATION_MS = 6_000;
-/** How often the holder renews (and a contender polls): 1 s. */
+/** How often the holder renews: 1 s. */
 export const DEFAULT_RENEW_EVERY_MS = 1_000;
+/**
+ * How often a contender reads the Lease: 250 ms, so a switchover's target takes a released
+ * Lease soon after the release (only while contending, one small GET each).
+ */
+export const DEFAULT_POLL_EVERY_MS = 250;
 /** How much earlier than `D` after its last renew the holder stops holding: 2 s. */
 export const DEFAULT_FENCE_MARGIN_MS = 2_000;
 
@@ -199,6 +204,8 @@ export interface PrimaryLeaseOptions {
   durationMs?: number;
   /** Default {@linkcode DEFAULT_RENEW_EVERY_MS}. */
   renewEveryMs?: number;
+  /** Default {@linkcode DEFAULT_POLL_EVERY_MS}. */
+  pollEveryMs?: number;
   /** Default {@linkcode DEFAULT_FENCE_MARGIN_MS}. */
   marginMs?: number;
   /** Default {@linkcode systemClock}. */
@@ -226,6 +233,7 @@ export class PrimaryLease {
   readonly #clock: Clock;
   readonly #durationMs: number;
   readonly #renewEveryMs: number;
+  readonly #pollEveryMs: number;
   readonly #marginMs: number;
   #copy?: LeaseObject;
   #sighting?: Sighting;
@@ -239,6 +247,7 @@ export class PrimaryLease {
     this.#clock = options.clock ?? systemClock;
     this.#durationMs = options.durationMs ?? DEFAULT_LEASE_DURATION_MS;
     this.#renewEveryMs = options.renewEveryMs ?? DEFAULT_RENEW_EVERY_MS;
+    this.#pollEveryMs = options.pollEveryMs ?? DEFAULT_POLL_EVERY_MS;
     this.#marginMs = options.marginMs ?? DEFAULT_FENCE_MARGIN_MS;
     const problem = leaseTimingProblem(this.#durationMs, this.#renewEveryMs, this.#marginMs);
     if (problem) throw new Error(`Invalid timing of Lease "${this.#key}": ${problem}`);
@@ -301,7 +310,7 @@ export class PrimaryLease {
         signal.throwIfAborted();
         const wakeAt = await this.#tryAcquire(signal);
         if (wakeAt === undefined) return;
-        const pause = Math.min(this.#renewEveryMs, wakeAt - this.#clock.now());
+        const pause = Math.min(this.#pollEveryMs, wakeAt - this.#clock.now());
         await this.#clock.sleep(pause, signal);
       }
     } finally {

@@ -54,8 +54,11 @@ import { reloadPostgres } from "./reload.ts";
 import { type BootstrapAction, decideBootstrap } from "./role.ts";
 import { STATUS_QUERY } from "./sql.ts";
 import { parseServerStatus } from "./status.ts";
+import type { PrimaryLease } from "./lease.ts";
+import type { OwnerReference } from "../runtime/types.ts";
+import { DATABASE_CLUSTER } from "../api/constants.ts";
 import { promoteStandby } from "./promote.ts";
-import { RejoinLaterError, RewindError, rewindFormerPrimary } from "./rewind.ts";
+import { lastRanAsStandby, RejoinLaterError, RewindError, rewindFormerPrimary } from "./rewind.ts";
 
 const logger = getLogger(["dbop", "instance"]);
 
@@ -94,13 +97,23 @@ export class InstanceManager {
   #config: ConfigFollower;
   /** Asks the running PostgreSQL for a fast restart in its role; undefined when none runs. */
   #requestRestart: (() => void) | undefined;
+  #primaryLease: ((owner: OwnerReference) => PrimaryLease) | undefined;
+  #lease: PrimaryLease | undefined;
+  /** Ends the current term of holding the primary Lease. */
+  #term: AbortController | undefined;
   /** How many times PostgreSQL was restarted after exiting on its own. */
   restarts = 0;
 
   constructor(
     options: InstanceOptions,
     cluster: ClusterView,
-    deps: { clock?: Clock; objects?: ObjectsView; events?: EventRecorder } = {},
+    deps: {
+      clock?: Clock;
+      objects?: ObjectsView;
+      events?: EventRecorder;
+      /** The cluster's primary Lease for this pod, given the cluster to own it. */
+      primaryLease?: (owner: OwnerReference) => PrimaryLease;
+    } = {},
   ) {
     // A copy: the passwords in it follow the Secrets.
     this.#options = structuredClone(options);
@@ -109,6 +122,7 @@ export class InstanceManager {
     this.#config = new ConfigFollower(options, deps.objects);
     this.#events = deps.events;
     this.#clock = deps.clock ?? systemClock;
+    this.#primaryLease = deps.primaryLease;
     this.#fallback = {
       superuser: options.superuserPassword,
       replication: options.replication.password,
@@ -442,8 +456,22 @@ export class InstanceManager {
           why = "the target primary changed";
           break;
         }
-        postmaster = await this.#start(role);
+        if (role === "primary" && !await this.#holdLease(signal, isTarget)) continue;
+        // Data last a standby's ends its recovery by promotion, on a new timeline; started
+        // as a primary directly, it would go on writing the old timeline, which the former
+        // primary may have written further: two histories under one timeline.
+        const promoting = role === "primary" && await lastRanAsStandby(this.#options.pgdata);
+        postmaster = await this.#start(promoting ? "standby" : role, { stream: !promoting });
         started = this.#clock.now();
+        if (promoting) {
+          if (!await postmaster.waitAccepting(signal) || !await this.#promote(signal)) {
+            await postmaster.stop(this.#options.stopTimeoutMs);
+            postmaster = undefined;
+            await sleepWith(this.#clock, REJOIN_RETRY_MS, signal).catch(() => {});
+            continue;
+          }
+          this.#accepting = true;
+        }
       }
       const running = postmaster;
       const changes = new AbortController();
@@ -469,9 +497,22 @@ export class InstanceManager {
         watchRole.then(() => ({ roleChanged: true })),
         abort.then(() => ({ aborted: true })),
         restart.promise.then(() => ({ restart: true })),
+        ...(role === "primary" ? [this.#leaseLost(changes.signal)] : []),
       ]);
       this.#requestRestart = undefined;
       changes.abort();
+      if ("fenced" in ended) {
+        // Another instance may be promoted from now on: no write may succeed here any more.
+        running.kill("SIGQUIT");
+        const outcome = await running.stop(0);
+        this.#accepting = false;
+        postmaster = undefined;
+        this.#lastError = `Stopped accepting writes: ${ended.fenced}`;
+        logger.warn("Fenced: {error} ({outcome} shutdown)", { error: this.#lastError, outcome });
+        this.#recordEvent("Warning", "Fenced", this.#lastError);
+        await this.#endTerm(false);
+        continue;
+      }
       if ("restart" in ended) {
         const outcome = await running.stop(this.#options.stopTimeoutMs);
         this.#accepting = false;
@@ -496,7 +537,10 @@ export class InstanceManager {
       }
       if ("aborted" in ended) break;
       why = "the target primary changed";
-      if (role === "standby" && this.#accepting && await this.#promote(signal)) {
+      if (
+        role === "standby" && this.#accepting && await this.#holdLease(signal, isTarget) &&
+        await this.#promote(signal)
+      ) {
         role = "primary";
         this.#role = role;
         continue;
@@ -516,6 +560,99 @@ export class InstanceManager {
     }
     this.#accepting = false;
     this.#role = undefined;
+    // Only once PostgreSQL is down: the next primary may take over at once.
+    await this.#endTerm(true);
+  }
+
+  /**
+   * Holds the cluster's primary Lease before PostgreSQL runs as the primary: at once when
+   * it is free or ours, after a full lease duration when another holder stopped renewing.
+   * False when this pod stopped being the target or `signal` aborted first.
+   */
+  async #holdLease(signal: AbortSignal, isTarget: () => boolean): Promise<boolean> {
+    const cluster = this.#cluster.object;
+    if (this.#primaryLease === undefined) return true;
+    if (cluster?.metadata?.uid === undefined) {
+      await this.#cluster.changed(signal, RECHECK_MS);
+      return false;
+    }
+    this.#lease ??= this.#primaryLease({
+      apiVersion: cluster.apiVersion ?? `${DATABASE_CLUSTER.group}/${DATABASE_CLUSTER.version}`,
+      kind: cluster.kind ?? DATABASE_CLUSTER.kind,
+      name: cluster.metadata.name!,
+      uid: cluster.metadata.uid,
+    });
+    if (this.#lease.held()) return true;
+    // Aborting this ends the term, so it must outlive the wait: only a shutdown or the role
+    // changing abort it while waiting, and after that only #endTerm, once PostgreSQL is down.
+    const term = new AbortController();
+    const stopWaiting = new AbortController();
+    const abortWaiting = () => term.abort();
+    signal.addEventListener("abort", abortWaiting, { once: true });
+    stopWaiting.signal.addEventListener("abort", abortWaiting, { once: true });
+    const watch = (async () => {
+      while (!stopWaiting.signal.aborted && isTarget()) {
+        await this.#cluster.changed(stopWaiting.signal, RECHECK_MS);
+      }
+      stopWaiting.abort();
+    })();
+    const holder = this.#lease.observed()?.holder;
+    this.#wait({
+      reason: "WaitingForPrimaryLease",
+      message: holder && holder !== this.#options.pod
+        ? `Waiting for the primary Lease, held by "${holder}"`
+        : "Waiting for the primary Lease",
+    });
+    const started = performance.now();
+    try {
+      await this.#lease.acquire(term.signal);
+    } catch (error) {
+      if (term.signal.aborted) return false;
+      throw error;
+    } finally {
+      signal.removeEventListener("abort", abortWaiting);
+      stopWaiting.signal.removeEventListener("abort", abortWaiting);
+      stopWaiting.abort();
+      await watch;
+    }
+    this.#term = term;
+    this.#waiting = undefined;
+    logger.info("Holds the primary Lease (waited {ms} ms)", {
+      ms: Math.round(performance.now() - started),
+    });
+    return true;
+  }
+
+  /**
+   * Resolves `{ fenced }` when the term of holding the Lease ends other than by #endTerm
+   * (expired, taken, deleted), and never once `signal` aborted.
+   */
+  async #leaseLost(signal: AbortSignal): Promise<{ fenced: string }> {
+    const lease = this.#lease;
+    const term = this.#term;
+    if (!lease || !term) return await new Promise<never>(() => {});
+    const loss = await lease.lost();
+    if (signal.aborted || this.#term !== term) return await new Promise<never>(() => {});
+    return { fenced: `the primary Lease was ${loss.reason}` };
+  }
+
+  /** Ends the term of holding the primary Lease; releases it first when `release`. */
+  async #endTerm(release: boolean): Promise<void> {
+    const term = this.#term;
+    this.#term = undefined;
+    if (release && this.#lease?.held()) await this.#lease.release();
+    term?.abort();
+  }
+
+  #recordEvent(type: "Normal" | "Warning", reason: string, note: string): void {
+    const cluster = this.#cluster.object;
+    if (!cluster) return;
+    this.#events?.record(cluster, {
+      type,
+      reason,
+      action: "Supervise",
+      note: `${this.#options.pod}: ${note}`,
+    });
   }
 
   /** Promotes the running standby in place; false (logged) when that failed. */
@@ -537,7 +674,8 @@ export class InstanceManager {
     }
   }
 
-  async #start(role: Role): Promise<Postmaster> {
+  /** Starts PostgreSQL in `role`; a standby streams from `-rw` unless `stream` is false. */
+  async #start(role: Role, options: { stream?: boolean } = {}): Promise<Postmaster> {
     const { pgdata } = this.#options;
     const settings: Record<string, string> = {};
     if (role === "primary") {
@@ -545,8 +683,10 @@ export class InstanceManager {
       await Deno.remove(`${pgdata}/standby.signal`).catch(() => {});
     } else {
       await Deno.writeTextFile(`${pgdata}/standby.signal`, "");
-      const passfile = await writeReplicationPassfile(this.#options);
-      settings.primary_conninfo = primaryConninfo(this.#options, passfile);
+      if (options.stream ?? true) {
+        const passfile = await writeReplicationPassfile(this.#options);
+        settings.primary_conninfo = primaryConninfo(this.#options, passfile);
+      }
     }
     logger.info("Starting PostgreSQL as {role}", { role });
     this.#postmaster = Postmaster.start({

@@ -30,6 +30,8 @@ import { spawnedChildren } from "./commands.ts";
 import { installSelf } from "./install.ts";
 import { MallocTrimmer } from "./malloc_trim.ts";
 import { InstanceManager } from "./manager.ts";
+import { PrimaryLease } from "./lease.ts";
+import { primaryLeaseName } from "../databasecluster/names.ts";
 import { ObjectsView } from "./objects.ts";
 import { InstanceConfigError, instanceOptionsFromEnv } from "./options.ts";
 import { Reaper } from "./reaper.ts";
@@ -72,7 +74,17 @@ export async function runInstanceCommand(args: string[]): Promise<number> {
     reportingController: `${DATABASE_CLUSTER.group}/dbop-instance`,
     reportingInstance: options.pod,
   });
-  const manager = new InstanceManager(options, view, { objects, events });
+  const manager = new InstanceManager(options, view, {
+    objects,
+    events,
+    primaryLease: (owner) =>
+      new PrimaryLease(resources, {
+        namespace: options.namespace,
+        name: primaryLeaseName(options.cluster),
+        holder: options.pod,
+        owner,
+      }),
+  });
   const onStop = () => stop.abort();
   const onReload = () => manager.forward("SIGHUP");
   Deno.addSignalListener("SIGTERM", onStop);

@@ -32,6 +32,27 @@ export function parseClusterState(controldata: string): string {
   return match[1];
 }
 
+/** The state of PGDATA's pg_control. */
+async function readClusterState(pgdata: string): Promise<string> {
+  const controldata = await runProgram("pg_controldata", ["-D", pgdata], {
+    env: { LC_ALL: "C" },
+  });
+  return parseClusterState(controldata);
+}
+
+/**
+ * Whether PGDATA last ran as a standby (its recovery not ended): to run it as the primary,
+ * it must be promoted.
+ */
+export async function lastRanAsStandby(pgdata: string): Promise<boolean> {
+  // A clone not yet started says "in production" too (pg_control is the primary's copy):
+  // its backup_label and standby.signal tell it apart.
+  for (const marker of ["backup_label", "standby.signal"]) {
+    if (await exists(`${pgdata}/${marker}`)) return true;
+  }
+  return !wasPrimary(await readClusterState(pgdata));
+}
+
 /** Whether data in `state` was last a primary's. */
 export function wasPrimary(state: string): boolean {
   return PRIMARY_STATES.includes(state);
@@ -128,20 +149,12 @@ export async function rewindFormerPrimary(
   options: InstanceOptions,
   signal: AbortSignal,
 ): Promise<"standby data" | "rewound"> {
-  // A clone not yet started says "in production" too (pg_control is the primary's copy):
-  // its backup_label and standby.signal tell it apart.
-  for (const marker of ["backup_label", "standby.signal"]) {
-    if (await exists(`${options.pgdata}/${marker}`)) return "standby data";
-  }
+  if (await lastRanAsStandby(options.pgdata)) return "standby data";
   const holder = await runningPostmaster(options.pgdata);
   if (holder !== undefined) {
     throw new RejoinLaterError(`PostgreSQL (pid ${holder}) still runs on the data directory`);
   }
-  const controldata = await runProgram("pg_controldata", ["-D", options.pgdata], {
-    env: { LC_ALL: "C" },
-  });
-  const state = parseClusterState(controldata);
-  if (!wasPrimary(state)) return "standby data";
+  const state = await readClusterState(options.pgdata);
   const passfile = `${options.socketDir}/superuser.pgpass`;
   await Deno.writeTextFile(passfile, pgpassLine("postgres", options.superuserPassword), {
     mode: 0o600,

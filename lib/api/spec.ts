@@ -181,6 +181,24 @@ function haSchema() {
         "The default, 10, lets the instance manager restart a crashed PostgreSQL in place " +
         "(about a second) without a failover, which would lose the writes not yet streamed.",
     ),
+    synchronous: z.strictObject({
+      method: z.enum(["any", "first"]).default("any").describe(
+        "any: a commit waits for any `number` of the standbys (quorum); first: for the first " +
+          "`number` streaming standbys in ordinal order. Defaults to any.",
+      ),
+      number: z.int().min(1).max(99).describe(
+        "How many standbys must confirm each commit; less than replicas.",
+      ),
+      durability: z.enum(["required", "preferred"]).default("required").describe(
+        "required: commits wait until `number` standbys confirm, however long, and a failover " +
+          "promotes only when the standbys it can see must include one that confirmed every " +
+          "commit (seen + number > replicas - 1). preferred: dbop lowers the number to the " +
+          "standbys that stream (as last polled), down to asynchronous replication, so commits " +
+          "go on; a failover may then lose what only the old primary had. Defaults to required.",
+      ),
+    }).optional().describe(
+      "Synchronous replication: dbop sets synchronous_standby_names. Unset: asynchronous.",
+    ),
     maxLagOnFailover: z.int().min(0).optional().describe(
       "Bytes of WAL a standby may lack, against the primary's last polled position, and still " +
         "be promoted by a failover. Unset: no limit.",
@@ -326,7 +344,14 @@ function specShape(majors: readonly number[]) {
 export function databaseClusterSpecSchema(
   majors: readonly number[],
 ): ReturnType<typeof specShape> {
-  const withPorts = withRule(specShape(majors), {
+  const withSynchronous = withRule(specShape(majors), {
+    rule: "!has(self.ha.synchronous) || self.ha.synchronous.number < self.replicas",
+    message: "ha.synchronous.number must be less than replicas: the primary does not count",
+    fieldPath: ".ha.synchronous.number",
+    check: (spec) =>
+      spec.ha.synchronous === undefined || spec.ha.synchronous.number < spec.replicas,
+  });
+  const withPorts = withRule(withSynchronous, {
     rule: "!self.monitoring.enabled || self.monitoring.port != self.network.port",
     message: "Cannot use the PostgreSQL port for metrics",
     fieldPath: ".monitoring.port",

@@ -11,6 +11,8 @@
  *   take over, the target moves to the most advanced healthy standby:
  *   highest received LSN, then replayed LSN, on the primary's timeline, and
  *   within `ha.maxLagOnFailover` of the primary's last polled LSN when set.
+ *   With synchronous replication of `required` durability, only when the
+ *   standbys it can compare must include one that confirmed every commit.
  * - **Switchover**: the annotation `database.example.com/promote` names
  *   another instance (`dbop promote` writes it). A value is acted on once:
  *   `status.promoteRequest` records it. The named instance must be a
@@ -34,7 +36,13 @@ import { initialPrimaryPodName } from "./names.ts";
 export interface PrimaryInput {
   cluster: string;
   replicas: number;
-  ha: { enabled: boolean; failoverDelaySeconds: number; maxLagOnFailover?: bigint };
+  ha: {
+    enabled: boolean;
+    failoverDelaySeconds: number;
+    maxLagOnFailover?: bigint;
+    /** With required durability: how many standbys confirm each commit. */
+    synchronousRequired?: number;
+  };
   status: {
     currentPrimary?: string;
     targetPrimary?: string;
@@ -187,6 +195,22 @@ export function failoverCandidates(
   return { candidates, rejected };
 }
 
+/**
+ * Why promoting any of the `seen` candidates could lose an acknowledged commit, if it could.
+ * With `number` of the `replicas - 1` standbys confirming each commit, the confirmers of
+ * every commit include one of any `replicas - number` standbys (R + W > N): then the most
+ * advanced of those holds every acknowledged commit.
+ */
+export function synchronousQuorumProblem(input: PrimaryInput, seen: number): string | undefined {
+  const number = input.ha.synchronousRequired;
+  if (number === undefined) return undefined;
+  const standbys = input.replicas - 1;
+  if (seen + number > standbys) return undefined;
+  return `only ${seen} of ${standbys} standbys can be compared, and with ${number} ` +
+    `synchronous one of the others may hold acknowledged commits; waiting for ` +
+    `${standbys - number + 1 - seen} more`;
+}
+
 function isInstance(input: PrimaryInput, name: string): boolean {
   const match = /^(.*)-(\d+)$/.exec(name);
   return match !== null && match[1] === input.cluster && Number(match[2]) < input.replicas;
@@ -232,6 +256,18 @@ export function decidePrimary(input: PrimaryInput): PrimaryDecision {
   }
   const { candidates, rejected } = failoverCandidates(input, current);
   const best = candidates[0];
+  const quorum = synchronousQuorumProblem(input, candidates.length);
+  if (best && quorum) {
+    return {
+      currentPrimary: current,
+      targetPrimary: target,
+      downSince,
+      blocked: {
+        reason: "NoFailoverQuorum",
+        message: `The primary is lost (${trouble.why}); ${quorum}`,
+      },
+    };
+  }
   if (!best) {
     return {
       currentPrimary: current,

@@ -234,3 +234,22 @@ Deno.test("primaryEvents() tells a change with its LSNs, a completion, and a new
   assert.equal(primaryEvents(blocked).length, 1);
   assert.equal(primaryEvents(blocked, "NoFailoverCandidate").length, 0);
 });
+
+Deno.test("decidePrimary() with required synchronous replication promotes only with a quorum in sight", () => {
+  const ha = { enabled: true, failoverDelaySeconds: 0, synchronousRequired: 1 };
+  const gone = [pod("pg-0", true), pod("pg-1"), pod("pg-2")];
+  const oneSeen = new Map(input().polled);
+  oneSeen.set("pg-2", { error: "no answer in time" });
+  const blocked = decidePrimary(input({ ha, pods: gone, polled: oneSeen }));
+  assert.equal(blocked.targetPrimary, "pg-0");
+  assert.equal(blocked.blocked?.reason, "NoFailoverQuorum");
+  assert.match(blocked.blocked!.message, /only 1 of 2 standbys/);
+  const bothSeen = decidePrimary(input({ ha, pods: gone }));
+  assert.equal(bothSeen.targetPrimary, "pg-2");
+  const any2 = decidePrimary(input({
+    ha: { ...ha, synchronousRequired: 2 },
+    pods: gone,
+    polled: oneSeen,
+  }));
+  assert.equal(any2.targetPrimary, "pg-1", "with 2 of 2 synchronous, either has every commit");
+});

@@ -95,6 +95,9 @@ const MAX_REQUEUE_MS = 12 * 60 * 60 * 1000;
 /** How often instances are polled while one of them is not settled. */
 const UNSETTLED_POLL_MS = 2000;
 
+/** Blocked failovers: the cluster has no primary until a human or a standby acts. */
+const FAILOVER_BLOCKS = ["NoFailoverCandidate", "NoFailoverQuorum"];
+
 /** How often instances are polled while the primary is down or changing. */
 const PRIMARY_CHANGE_POLL_MS = 500;
 
@@ -264,7 +267,7 @@ async function applyCluster(
       target: primary.targetPrimary,
       promoteRequest: primary.promoteRequest ?? cluster.status?.promoteRequest,
     },
-    problems: primary.blocked && primary.blocked.reason === "NoFailoverCandidate"
+    problems: primary.blocked && FAILOVER_BLOCKS.includes(primary.blocked.reason)
       ? [primary.blocked]
       : [],
   });
@@ -327,6 +330,9 @@ function choosePrimary(
       enabled: ha.enabled,
       failoverDelaySeconds: ha.failoverDelay,
       maxLagOnFailover: ha.maxLagOnFailover === undefined ? undefined : BigInt(ha.maxLagOnFailover),
+      synchronousRequired: ha.synchronous?.durability === "required"
+        ? ha.synchronous.number
+        : undefined,
     },
     status: {
       currentPrimary: status.currentPrimary,

@@ -30,6 +30,11 @@ export const INVALID_SPECS: InvalidCase[] = [
   bad("replicas above 100", { replicas: 101 }, "replicas"),
   bad("replicas a string", { replicas: "3" }, "replicas"),
   bad("replicas a fraction", { replicas: 1.5 }, "replicas"),
+  bad(
+    "synchronous standbys not fewer than replicas",
+    { replicas: 2, ha: { synchronous: { number: 2 } } },
+    "ha.synchronous.number",
+  ),
   { what: "version missing", spec: { storage: { size: "1Gi" } }, field: "version" },
   bad("version unsupported", { version: "12" }, "version"),
   bad("version a number", { version: 16 }, "version"),

@@ -14,6 +14,7 @@
  * @module
  */
 import { type DatabaseCluster, REPLICATION_USERNAME } from "../../api/mod.ts";
+import { podName } from "../names.ts";
 import { clusterName, clusterNamespace } from "./common.ts";
 
 /**
@@ -34,6 +35,31 @@ export function quoteConfValue(value: string): string {
   return `'${escaped}'`;
 }
 
+/**
+ * `synchronous_standby_names`, or undefined for asynchronous replication. Every instance's
+ * pod is listed (its application_name), the primary's too: a server is never its own
+ * standby, and the same text serves whichever instance is the primary. With `preferred`
+ * durability the number is lowered to the standbys that streamed when last polled
+ * (`status.instances`), so commits go on when standbys are gone; 0 is asynchronous.
+ */
+export function synchronousStandbyNames(cluster: DatabaseCluster): string | undefined {
+  const synchronous = cluster.spec.ha.synchronous;
+  if (!synchronous) return undefined;
+  let number = synchronous.number;
+  if (synchronous.durability === "preferred") {
+    const streaming = (cluster.status?.instances ?? []).filter((i) =>
+      i.role === "standby" && i.streaming === true
+    ).length;
+    number = Math.min(number, streaming);
+    if (number === 0) return "";
+  }
+  const names = Array.from(
+    { length: cluster.spec.replicas },
+    (_, ordinal) => `"${podName(clusterName(cluster), ordinal)}"`,
+  );
+  return `${synchronous.method.toUpperCase()} ${number} (${names.join(", ")})`;
+}
+
 function ownedSettings(cluster: DatabaseCluster): [string, string][] {
   const { spec } = cluster;
   const settings: [string, string][] = [
@@ -48,6 +74,8 @@ function ownedSettings(cluster: DatabaseCluster): [string, string][] {
     ["log_destination", "stderr"],
     ["ssl", spec.security.tls.enabled ? "on" : "off"],
   ];
+  const synchronous = synchronousStandbyNames(cluster);
+  if (synchronous !== undefined) settings.push(["synchronous_standby_names", synchronous]);
   return settings;
 }
 

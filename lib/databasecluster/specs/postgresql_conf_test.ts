@@ -1,7 +1,12 @@
 import assert from "node:assert/strict";
 import { RESERVED_PARAMETERS } from "../../api/mod.ts";
 import { testCluster } from "../testdata/clusters.ts";
-import { quoteConfValue, renderPgHba, renderPostgresqlConf } from "./postgresql_conf.ts";
+import {
+  quoteConfValue,
+  renderPgHba,
+  renderPostgresqlConf,
+  synchronousStandbyNames,
+} from "./postgresql_conf.ts";
 
 /** The settings of a postgresql.conf text, as name to quoted value. */
 function settings(text: string): Map<string, string> {
@@ -105,4 +110,34 @@ Deno.test("renderPgHba() uses md5 when chosen and plain host rules without TLS",
   assert.deepEqual(hba.at(-2), ["host", "replication", "streaming_replica", "all", "md5"]);
   assert.deepEqual(hba.at(-1), ["host", "all", "all", "all", "md5"]);
   assert.ok(hba.every((rule) => rule[0] !== "hostnossl" && rule[0] !== "hostssl"));
+});
+
+Deno.test("synchronousStandbyNames() lists every instance, and lowers a preferred number to the streaming standbys", () => {
+  assert.equal(synchronousStandbyNames(testCluster({ replicas: 3 })), undefined);
+  const required = testCluster({ replicas: 3, ha: { synchronous: { number: 1 } } });
+  assert.equal(synchronousStandbyNames(required), 'ANY 1 ("pg-0", "pg-1", "pg-2")');
+  assert.equal(
+    settings(renderPostgresqlConf(required)).get("synchronous_standby_names"),
+    `'ANY 1 ("pg-0", "pg-1", "pg-2")'`,
+  );
+  const first = testCluster({ replicas: 3, ha: { synchronous: { method: "first", number: 2 } } });
+  assert.equal(synchronousStandbyNames(first), 'FIRST 2 ("pg-0", "pg-1", "pg-2")');
+  const preferred = (streaming: boolean[]) => {
+    const cluster = testCluster({
+      replicas: 3,
+      ha: { synchronous: { number: 2, durability: "preferred" } },
+    });
+    cluster.status = {
+      instances: streaming.map((s, i) => ({
+        name: `pg-${i + 1}`,
+        ready: true,
+        role: "standby" as const,
+        streaming: s,
+      })),
+    };
+    return synchronousStandbyNames(cluster);
+  };
+  assert.equal(preferred([true, true]), 'ANY 2 ("pg-0", "pg-1", "pg-2")');
+  assert.equal(preferred([true, false]), 'ANY 1 ("pg-0", "pg-1", "pg-2")');
+  assert.equal(preferred([false, false]), "");
 });

@@ -7,14 +7,17 @@
  * writer outage as long as the pause; killing it must show as crash recovery
  * in the recreated pod on the same volume; after both, no acknowledged id
  * may be missing, and the sampler must have seen exactly one writable
- * instance, the primary, while it ran.
+ * instance, the primary, while it ran. Each tool is also shown to fail: a
+ * row deleted behind the writer is missing, and a standby promoted by hand
+ * is a second writable instance.
  *
  * @module
  */
 import assert from "node:assert/strict";
-import { podName } from "../lib/databasecluster/names.ts";
+import { podName, superuserSecretName } from "../lib/databasecluster/names.ts";
 import { databasePods } from "./harness/database_pods.ts";
 import { eventually, testCluster } from "./harness/mod.ts";
+import { query } from "./harness/psql.ts";
 import { startSampler } from "./harness/sampler.ts";
 import { outageDuring } from "./harness/write_record.ts";
 import { startWriter } from "./harness/writer.ts";
@@ -126,7 +129,6 @@ Deno.test({
     );
 
     await writer.stop();
-    await sampler.stop();
     const verification = await eventually(
       "the table read back through -rw",
       () => writer.verify(rw),
@@ -139,8 +141,12 @@ Deno.test({
     );
     assert.deepEqual(verification.missing, [], "no acknowledged id is missing");
     assert.deepEqual(verification.failedPresent, [], "no failed id committed");
+    // verify() can fail: an acknowledged row removed behind the writer's back is missing.
+    const removed = writer.acknowledged()[10];
+    await query(env.sandbox, rw, `DELETE FROM ${writer.table} WHERE id = ${removed}`);
+    assert.deepEqual((await writer.verify(rw)).missing, [removed]);
 
-    const rounds = sampler.rounds;
+    const rounds = sampler.rounds.slice();
     assert.deepEqual(sampler.writableAtOnce(), [], "never two writable instances");
     const writableRounds = (uid?: string) =>
       rounds.filter((r) => r.instances.some((i) => i.uid === uid && i.writable));
@@ -158,8 +164,32 @@ Deno.test({
     report(
       `sampler: ${rounds.length} rounds, ${
         writableRounds(oldUid).length + writableRounds(newUid).length
-      } ` +
-        `with the primary writable, none with two`,
+      } with the primary writable, none with two`,
     );
+
+    // The sampler can fail: a standby promoted by hand is a second writable instance.
+    const superuser = await env.secret(superuserSecretName(name));
+    const promotedAt = Date.now();
+    await query(env.sandbox, {
+      host: (await env.pod(standbys[0]))!.status!.podIP!,
+      port: 5432,
+      user: superuser.username,
+      dbname: superuser.dbname,
+      password: superuser.password,
+    }, "SELECT pg_promote()");
+    const split = await eventually(
+      "the sampler seeing two writable instances",
+      () => Promise.resolve(sampler.writableAtOnce()[0]),
+    );
+    assert.deepEqual(split.instances.filter((i) => i.writable).map((i) => i.pod), [
+      primary,
+      standbys[0],
+    ]);
+    report(
+      `a standby promoted by hand: seen writable with the primary ${
+        split.at - promotedAt
+      } ms later (round ${split.round})`,
+    );
+    await sampler.stop();
   },
 });

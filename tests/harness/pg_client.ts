@@ -3,10 +3,11 @@
  * postgres.js (`npm:postgres`), in the test process, one connection per
  * client (see `oneSocket`), nothing retried behind the caller's back.
  * Chosen over a long-lived `psql` fed on stdin by measured CPU
- * (`deno task bench:fault-clients`): an insert costs about 0.16 ms of the
- * test process with postgres.js, against 0.15 ms plus 0.05 to 0.08 ms in
- * psql; a connection about 6 ms, against 13 to 16 ms for a `psql` process,
- * which counts most while a fault makes the clients reconnect every 50 ms.
+ * (`deno task bench:pgclient`, 3 runs on 2 loaded cores): an insert costs
+ * about the same, 0.15 to 0.16 ms of the test process with postgres.js
+ * against 0.12 to 0.15 ms plus 0.05 to 0.08 ms in psql; a connection costs
+ * 6 ms against 13 to 16 ms for a `psql` process, and connections are what a
+ * fault multiplies (the clients reconnect every 50 ms while it lasts).
  * It also reports a failure's severity and SQLSTATE, which psql would only
  * print: {@linkcode isRejected} tells a statement that did not commit (the
  * server's ERROR) from one whose outcome is unknown.

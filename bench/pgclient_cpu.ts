@@ -1,5 +1,5 @@
 /**
- * `deno task bench:fault-clients`: what the fault tools' PostgreSQL client
+ * `deno task bench:pgclient`: what the fault tools' PostgreSQL client
  * costs in CPU, against the alternative the harness did not take. On one
  * local PostgreSQL (the sandbox's, SCRAM passwords, over TCP as in the
  * cluster) it times N autocommit inserts through one long-lived `psql` fed

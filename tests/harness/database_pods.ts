@@ -57,6 +57,15 @@ export interface DatabasePods extends AsyncDisposable {
   logTails(pods: string[], lines?: number): string;
   /** Instance `pod`'s status endpoint, with the cluster's token; undefined if it does not answer. */
   instanceStatus(cluster: string, pod: string): Promise<InstanceStatus | undefined>;
+  /**
+   * Kills `pod` as its node dying would, and force-deletes it ({@linkcode Kubelet.killPod});
+   * resolves with the number of processes killed.
+   */
+  killPod(pod: string): Promise<number>;
+  /** Stops every process of `pod` (SIGSTOP), as a hung node. */
+  pausePod(pod: string): Promise<void>;
+  /** Continues the processes of a paused `pod` (SIGCONT). */
+  resumePod(pod: string): Promise<void>;
 }
 
 /**
@@ -199,6 +208,9 @@ export async function databasePods(
       };
     },
     serviceAddress,
+    killPod: (pod) => kubelet.killPod(namespace, pod),
+    pausePod: (pod) => kubelet.pausePod(namespace, pod),
+    resumePod: (pod) => kubelet.resumePod(namespace, pod),
     async [Symbol.asyncDispose]() {
       // Torn down as a cluster would be, the operator and the kubelet still running: the
       // clusters' finalizers, the pods' shutdown and the volumes' deletion finish here, not

@@ -73,6 +73,11 @@ export class ContainerRunner {
     return this.#state.terminated !== undefined && this.#done;
   }
 
+  /** The process it runs now, if any. */
+  get pid(): number | undefined {
+    return this.#state.running ? this.#process?.pid : undefined;
+  }
+
   /** Everything its processes printed, restarts included. */
   logs(): string {
     return this.#outputs.map((p) => p.output()).join("");
@@ -211,10 +216,15 @@ export class ContainerRunner {
     this.#readiness = this.#liveness = undefined;
   }
 
-  /** Stops it for good: no restarts; SIGTERM, then SIGKILL after `graceMs`. */
-  async stop(graceMs: number): Promise<void> {
+  /** Starts nothing more: no restart, and none after a back-off it waits in. */
+  halt(): void {
     this.#stopping = true;
     this.#wake?.();
+  }
+
+  /** Stops it for good: no restarts; SIGTERM, then SIGKILL after `graceMs`. */
+  async stop(graceMs: number): Promise<void> {
+    this.halt();
     if (this.#state.running && this.#process) await this.#process.terminate(graceMs);
   }
 }

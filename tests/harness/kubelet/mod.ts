@@ -13,7 +13,9 @@
  * are directories ({@linkcode LocalPod}); a claim's directory is kept by the
  * claim's UID, so a pod recreated on the same claim finds its data. The
  * kubelet also proxies its namespaces' Services on their ClusterIPs and
- * resolves their names in env values ({@linkcode ServiceProxy}).
+ * resolves their names in env values ({@linkcode ServiceProxy}). For fault
+ * tests it kills a pod as a dying node would ({@linkcode Kubelet.killPod}) and
+ * pauses and resumes all of a pod's processes ({@linkcode Kubelet.pausePod}).
  *
  * Not emulated: image contents (the host's files are the image), resources
  * and security contexts beyond the sandbox user, sidecar (restartable init)
@@ -32,7 +34,7 @@
  */
 import type { V1Pod, V1Service } from "@kubernetes/client-node";
 import { Namespaces, Pods, Services } from "../../../lib/databasecluster/kinds.ts";
-import { resourcePath, type Resources } from "../../../lib/kube/mod.ts";
+import { NotFoundError, resourcePath, type Resources } from "../../../lib/kube/mod.ts";
 import { Informer } from "../../../lib/runtime/informer.ts";
 import type { LocalImage, LocalPod } from "../local_pod.ts";
 import { resourcesFor } from "../mod.ts";
@@ -183,19 +185,24 @@ export class Kubelet implements AsyncDisposable {
     this.#workers.get(uid)?.removed();
   }
 
+  /** Deletes the pod object at once; one already gone is fine. */
   async #forceDelete(pod: V1Pod): Promise<void> {
-    await this.#resources.client.request(
-      resourcePath(Pods, { namespace: pod.metadata!.namespace, name: pod.metadata!.name }),
-      {
-        method: "DELETE",
-        body: {
-          apiVersion: "v1",
-          kind: "DeleteOptions",
-          gracePeriodSeconds: 0,
-          preconditions: { uid: pod.metadata!.uid },
+    try {
+      await this.#resources.client.request(
+        resourcePath(Pods, { namespace: pod.metadata!.namespace, name: pod.metadata!.name }),
+        {
+          method: "DELETE",
+          body: {
+            apiVersion: "v1",
+            kind: "DeleteOptions",
+            gracePeriodSeconds: 0,
+            preconditions: { uid: pod.metadata!.uid },
+          },
         },
-      },
-    ).catch(() => {});
+      );
+    } catch (error) {
+      if (!(error instanceof NotFoundError)) throw error;
+    }
   }
 
   #worker(namespace: string, name: string): PodWorker {
@@ -203,6 +210,31 @@ export class Kubelet implements AsyncDisposable {
     const worker = [...this.#workers.values()].findLast((w) => w.key === `${namespace}/${name}`);
     if (!worker) throw new Error(`The kubelet runs no pod "${namespace}/${name}"`);
     return worker;
+  }
+
+  /**
+   * Kills a pod as its node dying would: every process of its containers gets SIGKILL at
+   * the same moment (see `process_tree.ts`), nothing restarts or reports, and the pod
+   * object is then force-deleted (grace period 0), as the node lifecycle controller's
+   * eviction of a dead node's pod ends. Resolves with the number of processes killed once
+   * the deletion is accepted.
+   */
+  async killPod(namespace: string, name: string): Promise<number> {
+    const worker = this.#worker(namespace, name);
+    const killed = await worker.kill();
+    const pod = this.#allPods().find((p) => p.metadata?.uid === worker.uid);
+    if (pod) await this.#forceDelete(pod);
+    return killed;
+  }
+
+  /** Stops every process of the pod with SIGSTOP, as a hung node; the kubelet goes on probing. */
+  async pausePod(namespace: string, name: string): Promise<void> {
+    await this.#worker(namespace, name).pause();
+  }
+
+  /** Continues the processes {@linkcode Kubelet.pausePod} stopped (SIGCONT). */
+  async resumePod(namespace: string, name: string): Promise<void> {
+    await this.#worker(namespace, name).resume();
   }
 
   /** The running pod's files and commands on the host (e.g. `hostPath("/data")`). */
@@ -236,7 +268,7 @@ export class Kubelet implements AsyncDisposable {
       const ns = await this.#resources.getOrUndefined(Namespaces, namespace).catch(() => undefined);
       if (ns && !ns.metadata?.deletionTimestamp) continue;
       for (const pod of this.#pods.flatMap((i) => i.store.listByNamespace(namespace))) {
-        await this.#forceDelete(pod);
+        await this.#forceDelete(pod).catch(() => {});
       }
     }
     this.#resources.client.close();

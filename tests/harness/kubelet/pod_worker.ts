@@ -29,6 +29,7 @@ import { NotFoundError, resourcePath, type Resources } from "../../../lib/kube/m
 import { type LocalImage, LocalPod, type PodObjects } from "../local_pod.ts";
 import type { Sandbox } from "../postgres.ts";
 import { type ContainerHost, ContainerRunner, type RestartPolicy } from "./container.ts";
+import { signalAll, stopTree, treeOf } from "./process_tree.ts";
 
 /** What every pod worker shares: the kubelet's connection, sandbox, images and DNS. */
 export interface KubeletContext {
@@ -173,6 +174,44 @@ export class PodWorker {
   removed(): Promise<void> {
     this.#gone = true;
     return this.terminate();
+  }
+
+  /** The processes its containers run now (each the root of a tree). */
+  #roots(): number[] {
+    return [...this.#init, ...this.#containers].flatMap((c) => c.pid ?? []);
+  }
+
+  /**
+   * Dies as on a node that fails: every process of its containers stopped, then all killed
+   * together; nothing restarts and no status is reported any more. Returns how many
+   * processes were killed. The pod object is left to the caller.
+   */
+  async kill(): Promise<number> {
+    this.#gone = true;
+    this.#stopping = true;
+    this.#podChanged.resolve();
+    for (const runner of [...this.#init, ...this.#containers]) runner.halt();
+    const pids = await stopTree(this.#roots());
+    signalAll(pids, "SIGKILL");
+    await this.done;
+    this.#ctx.log(`killed pod ${this.key}: ${pids.length} processes`);
+    return pids.length;
+  }
+
+  /** Stops (SIGSTOP) every process of its containers; returns how many. */
+  async pause(): Promise<number> {
+    const pids = await stopTree(this.#roots());
+    this.#ctx.log(`paused pod ${this.key}: ${pids.length} processes`);
+    return pids.length;
+  }
+
+  /** Continues (SIGCONT) every process of its containers; returns how many. */
+  async resume(): Promise<number> {
+    // Stopped processes fork nothing, so this is the tree pause() stopped.
+    const pids = await treeOf(this.#roots());
+    signalAll(pids, "SIGCONT");
+    this.#ctx.log(`resumed pod ${this.key}: ${pids.length} processes`);
+    return pids.length;
   }
 
   #graceSeconds(): number {

@@ -1,0 +1,195 @@
+/**
+ * The fault tools the failover tests stand on, proven on today's dbop (no
+ * failover yet): the writer (`harness/writer.ts`) commits through `-rw` and
+ * records every id, the sampler (`harness/sampler.ts`) asks each instance
+ * directly whether it takes writes, and the kubelet pauses a pod's processes
+ * and kills a pod as a dying node would. Pausing the primary must show as a
+ * writer outage as long as the pause; killing it must show as crash recovery
+ * in the recreated pod on the same volume; after both, no acknowledged id
+ * may be missing, and the sampler must have seen exactly one writable
+ * instance, the primary, while it ran. Each tool is also shown to fail: a
+ * row deleted behind the writer is missing, and a standby promoted by hand
+ * is a second writable instance.
+ *
+ * @module
+ */
+import assert from "node:assert/strict";
+import { podName, superuserSecretName } from "../lib/databasecluster/names.ts";
+import { databasePods } from "./harness/database_pods.ts";
+import { eventually, testCluster } from "./harness/mod.ts";
+import { query } from "./harness/psql.ts";
+import { startSampler } from "./harness/sampler.ts";
+import { outageDuring } from "./harness/write_record.ts";
+import { startWriter } from "./harness/writer.ts";
+
+const test = testCluster();
+const external = Deno.env.get("TEST_KUBECONFIG") !== undefined;
+
+/** Shorter than the readiness probe's 3 failures 5 s apart, so `-rw` keeps its endpoint. */
+const PAUSE_MS = 4_000;
+
+function report(line: string): void {
+  Deno.stderr.writeSync(new TextEncoder().encode(`[faults] ${line}\n`));
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+Deno.test({
+  name: "a paused and then killed primary: the writer loses no acknowledged id, " +
+    "the sampler sees one writable instance",
+  ignore: external,
+  sanitizeOps: false,
+  sanitizeResources: false,
+  async fn() {
+    await using env = await databasePods(test, "faults", { major: 15 });
+    const name = "pg";
+    const tls = env.sandbox.install.ssl;
+    await env.apply({
+      apiVersion: "database.example.com/v1",
+      kind: "DatabaseCluster",
+      metadata: { name },
+      spec: {
+        replicas: 3,
+        version: "15",
+        storage: { size: "1Gi" },
+        security: { tls: { enabled: tls } },
+      },
+    });
+    const [primary, ...standbys] = [0, 1, 2].map((ordinal) => podName(name, ordinal));
+    await env.running(name, 3);
+    const rw = await env.readWrite(name, tls ? "require" : "disable");
+    await using writer = await startWriter(rw);
+    await using sampler = await startSampler(env, name);
+    const commitsAfter = (at: number) =>
+      eventually(`commits acknowledged after ${new Date(at).toISOString()}`, () => {
+        const later = writer.attempts.filter((a) => a.outcome === "acknowledged" && a.sentAt > at);
+        return Promise.resolve(later.length >= 20 ? true : undefined);
+      }, { timeoutMs: 240_000 });
+    await commitsAfter(writer.startedAt);
+
+    // (a) A hung primary: every process stopped, then continued.
+    const pausedAt = Date.now();
+    await env.pausePod(primary);
+    await sleep(PAUSE_MS);
+    await env.resumePod(primary);
+    const resumedAt = Date.now();
+    await commitsAfter(resumedAt);
+    const pause = outageDuring(writer.outages(), pausedAt, resumedAt);
+    assert.ok(pause, "an outage during the pause");
+    assert.ok(!pause.open, "the writer resumed");
+    assert.ok(
+      pause.ms >= PAUSE_MS - 200 && pause.ms <= PAUSE_MS + 3_000,
+      `the outage (${pause.ms} ms) is about as long as the pause (${resumedAt - pausedAt} ms)`,
+    );
+    report(`pause of ${resumedAt - pausedAt} ms: the writer's outage ${pause.ms} ms`);
+
+    // (b) A dead node: all of the primary's processes killed at once, its pod force-deleted.
+    const oldUid = (await env.pod(primary))!.metadata!.uid;
+    const killedAt = Date.now();
+    const killed = await env.killPod(primary);
+    const deletedAt = Date.now();
+    // The instance manager, the postmaster, its auxiliary processes and the backends.
+    assert.ok(killed >= 5, `${killed} processes killed`);
+    await eventually("the primary's pod recreated", async () => {
+      const pod = await env.pod(primary);
+      return pod && pod.metadata!.uid !== oldUid ? true : undefined;
+    }, { timeoutMs: 120_000 });
+    const recreatedAt = Date.now();
+    await env.running(name, 3, 240_000);
+    const runningAt = Date.now();
+    await commitsAfter(runningAt);
+    const recoveredIn = outageDuring(writer.outages(), killedAt, deletedAt);
+    assert.ok(recoveredIn && !recoveredIn.open, "the writer resumed after the kill");
+    assert.match(
+      env.kubelet.logs(env.namespace, primary, "postgres"),
+      /database system was interrupted|not properly shut down/,
+      "PostgreSQL recovered from a crash on the same volume",
+    );
+    report(
+      `kill (${killed} processes): the writer's outage ${recoveredIn.ms} ms; pod recreated ` +
+        `after ${recreatedAt - killedAt} ms, all 3 running and streaming after ${
+          runningAt - killedAt
+        } ms`,
+    );
+    const servers = new Map<string, number[]>();
+    for (const attempt of writer.attempts) {
+      if (attempt.outcome !== "acknowledged") continue;
+      servers.set(attempt.server!, [...servers.get(attempt.server!) ?? [], attempt.id]);
+    }
+    assert.equal(servers.size, 2, "acknowledged by the first primary, then by the recreated one");
+    report(
+      `acknowledged by: ${
+        [...servers].map(([server, ids]) =>
+          `${server} (${ids.length} ids, ${ids[0]} to ${ids.at(-1)})`
+        )
+          .join(", ")
+      }`,
+    );
+
+    await writer.stop();
+    const verification = await eventually(
+      "the table read back through -rw",
+      () => writer.verify(rw),
+    );
+    report(
+      `writes: ${verification.acknowledged} acknowledged, ${verification.unknown} unknown ` +
+        `(${verification.unknownPresent} committed), ` +
+        `${writer.attempts.filter((a) => a.outcome === "failed").length} failed, ` +
+        `${writer.connectFailures.count} failed connection attempts`,
+    );
+    assert.deepEqual(verification.missing, [], "no acknowledged id is missing");
+    assert.deepEqual(verification.failedPresent, [], "no failed id committed");
+    // verify() can fail: an acknowledged row removed behind the writer's back is missing.
+    const removed = writer.acknowledged()[10];
+    await query(env.sandbox, rw, `DELETE FROM ${writer.table} WHERE id = ${removed}`);
+    assert.deepEqual((await writer.verify(rw)).missing, [removed]);
+
+    const rounds = sampler.rounds.slice();
+    assert.deepEqual(sampler.writableAtOnce(), [], "never two writable instances");
+    const writableRounds = (uid?: string) =>
+      rounds.filter((r) => r.instances.some((i) => i.uid === uid && i.writable));
+    const newUid = (await env.pod(primary))!.metadata!.uid;
+    assert.ok(writableRounds(oldUid).length > 0, "the first primary was seen writable");
+    assert.ok(writableRounds(newUid).length > 0, "the recreated primary was seen writable");
+    const duringPause = rounds.filter((r) => r.at > pausedAt + 200 && r.at < resumedAt - 1_500);
+    assert.ok(duringPause.length > 0);
+    assert.deepEqual(writableRounds(oldUid).filter((r) => duringPause.includes(r)), []);
+    for (const standby of standbys) {
+      const samples = rounds.flatMap((r) => r.instances.filter((i) => i.pod === standby));
+      assert.ok(samples.some((s) => s.inRecovery === true), `${standby} was seen in recovery`);
+      assert.ok(samples.every((s) => !s.writable), `${standby} never took a write`);
+    }
+    report(
+      `sampler: ${rounds.length} rounds, ${
+        writableRounds(oldUid).length + writableRounds(newUid).length
+      } with the primary writable, none with two`,
+    );
+
+    // The sampler can fail: a standby promoted by hand is a second writable instance.
+    const superuser = await env.secret(superuserSecretName(name));
+    const promotedAt = Date.now();
+    await query(env.sandbox, {
+      host: (await env.pod(standbys[0]))!.status!.podIP!,
+      port: 5432,
+      user: superuser.username,
+      dbname: superuser.dbname,
+      password: superuser.password,
+    }, "SELECT pg_promote()");
+    const split = await eventually(
+      "the sampler seeing two writable instances",
+      () => Promise.resolve(sampler.writableAtOnce()[0]),
+    );
+    assert.deepEqual(split.instances.filter((i) => i.writable).map((i) => i.pod), [
+      primary,
+      standbys[0],
+    ]);
+    report(
+      `a standby promoted by hand: seen writable with the primary ${
+        split.at - promotedAt
+      } ms later (round ${split.round})`,
+    );
+    await sampler.stop();
+  },
+});

@@ -33,6 +33,7 @@ Deno.test("dbop promote writes the promote annotation, and refuses a stranger or
   assert.match(asked.stdout, /Asked dbop to promote "pg-2"/);
   const cluster = await getJson(test, ["get", "databasecluster", "pg", "-n", namespace]);
   assert.equal(cluster.metadata.annotations[ANNOTATIONS.promote], "pg-2");
+  assert.match(cluster.metadata.annotations[ANNOTATIONS.promoteAt], /^\d{4}-\d\d-\d\dT/);
 
   const stranger = await promote("pg", "pg-3");
   assert.equal(stranger.code, 2);

@@ -1,6 +1,6 @@
 /**
- * The fault tools the failover tests stand on, proven on today's dbop (no
- * failover yet): the writer (`harness/writer.ts`) commits through `-rw` and
+ * The fault tools the failover tests stand on, proven on a cluster without
+ * failover (`ha.enabled: false`, so the topology stays put): the writer (`harness/writer.ts`) commits through `-rw` and
  * records every id, the sampler (`harness/sampler.ts`) asks each instance
  * directly whether it takes writes, and the kubelet pauses a pod's processes
  * and kills a pod as a dying node would. Pausing the primary must show as a
@@ -25,8 +25,11 @@ import { startWriter } from "./harness/writer.ts";
 const test = testCluster();
 const external = Deno.env.get("TEST_KUBECONFIG") !== undefined;
 
-/** Shorter than the readiness probe's 3 failures 5 s apart, so `-rw` keeps its endpoint. */
-const PAUSE_MS = 4_000;
+/**
+ * Shorter than the readiness probe's 3 failures 5 s apart, so `-rw` keeps its endpoint, and
+ * than the 4 s after which a primary that renewed nothing fences itself.
+ */
+const PAUSE_MS = 3_000;
 
 function report(line: string): void {
   Deno.stderr.writeSync(new TextEncoder().encode(`[faults] ${line}\n`));
@@ -55,6 +58,7 @@ Deno.test({
         version: "15",
         storage: { size: "1Gi" },
         security: { tls: { enabled: tls } },
+        ha: { enabled: false },
       },
     });
     const [primary, ...standbys] = [0, 1, 2].map((ordinal) => podName(name, ordinal));

@@ -86,8 +86,9 @@ export const DatabaseClusterStatus = z.strictObject({
       "streaming from it, and a primary that is no longer the target stops.",
   ),
   promoteRequest: z.string().max(253).optional().describe(
-    "The last value of the database.example.com/promote annotation the operator acted on, " +
-      "so each value asks for one switchover.",
+    "The last switchover request the operator acted on: the database.example.com/promote " +
+      "annotation's instance, with @ and database.example.com/promote-at when set, so each " +
+      "request asks for one switchover.",
   ),
   systemIdentifier: z.string().max(20).regex(/^[0-9]+$/).optional().describe(
     "The database system identifier of the cluster, recorded by the primary's instance " +

@@ -1,7 +1,9 @@
 /**
  * `dbop promote CLUSTER INSTANCE`: asks for a switchover from the command
  * line. It writes the annotation `database.example.com/promote=INSTANCE` on
- * the DatabaseCluster, the same declarative request a GitOps user applies,
+ * the DatabaseCluster, the same declarative request a GitOps user applies
+ * (and `database.example.com/promote-at` with the time, so asking again for
+ * the same instance is a new request),
  * and the operator does the rest (see `databasecluster/primary.ts`). It
  * checks first that the cluster exists and that INSTANCE is one of its
  * instances, so a typo fails here rather than as a refused request.
@@ -52,8 +54,14 @@ export async function promote(options: PromoteOptions): Promise<string> {
     if (cluster.status?.currentPrimary === options.instance) {
       return `"${options.instance}" is already the primary of "${namespace}/${options.cluster}"`;
     }
+    // The time makes it a new request even when the annotation already names the instance.
     await resources.patch(DatabaseClusters, options.cluster, {
-      metadata: { annotations: { [ANNOTATIONS.promote]: options.instance } },
+      metadata: {
+        annotations: {
+          [ANNOTATIONS.promote]: options.instance,
+          [ANNOTATIONS.promoteAt]: new Date().toISOString(),
+        },
+      },
     }, { namespace });
     return `Asked dbop to promote "${options.instance}" in "${namespace}/${options.cluster}"; ` +
       `follow it with: kubectl get databasecluster ${options.cluster} -n ${namespace} -w`;

@@ -34,6 +34,11 @@ export const ANNOTATIONS = {
   version: `${GROUP}/postgresql-version`,
   /** On the DatabaseCluster: the instance to switch over to (`dbop promote` writes it). */
   promote: `${GROUP}/promote`,
+  /**
+   * With `promote`, when it was asked (`dbop promote` writes it), so asking again for the
+   * same instance is a new request.
+   */
+  promoteAt: `${GROUP}/promote-at`,
 } as const;
 
 /** Value of `app.kubernetes.io/name` on every child. */

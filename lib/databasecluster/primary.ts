@@ -7,15 +7,17 @@
  *
  * - **Failover**: the current primary's pod is gone or being deleted, or
  *   PostgreSQL on it has not run as the primary (not answering, stopped,
- *   starting) for `ha.failoverDelay`. With `ha.enabled` and a standby to
+ *   starting) for `ha.failoverDelay`. A pod made anew counts as gone until it
+ *   runs as the primary itself. With `ha.enabled` and a standby to
  *   take over, the target moves to the most advanced healthy standby:
  *   highest received LSN, then replayed LSN, on the primary's timeline, and
  *   within `ha.maxLagOnFailover` of the primary's last polled LSN when set.
  *   With synchronous replication of `required` durability, only when the
  *   standbys it can compare must include one that confirmed every commit.
  * - **Switchover**: the annotation `database.example.com/promote` names
- *   another instance (`dbop promote` writes it). A value is acted on once:
- *   `status.promoteRequest` records it. The named instance must be a
+ *   another instance. A request (the instance, with the time in
+ *   `database.example.com/promote-at` when `dbop promote` asked) is acted on
+ *   once: `status.promoteRequest` records it. The named instance must be a
  *   running standby that streams; until it is, the request waits.
  * - **Completion**: once the target reports it runs as the primary, it
  *   becomes `currentPrimary`.
@@ -123,8 +125,13 @@ function primaryTrouble(
   if (!pod) return { why: `pod "${primary}" is gone or being deleted`, lost: true };
   // Only a failover can act on it; without one, the new pod is simply the primary again.
   const canFailOver = input.ha.enabled && input.replicas > 1;
+  const status = answerOf(input.polled, primary);
+  const runs = status?.postgres === "running" && status.role === "primary";
+  // A new pod that already runs as the primary (it holds the Lease) is kept: failing over
+  // from it now would only cost another outage.
   if (
-    canFailOver && input.primaryPodUid !== undefined && pod.metadata?.uid !== input.primaryPodUid
+    canFailOver && !runs && input.primaryPodUid !== undefined &&
+    pod.metadata?.uid !== input.primaryPodUid
   ) {
     return { why: `pod "${primary}" was deleted and made anew`, lost: true };
   }
@@ -133,7 +140,7 @@ function primaryTrouble(
   if ("error" in answer) {
     return { why: `the manager of "${primary}" does not answer: ${answer.error}`, lost: false };
   }
-  const status = answer.status;
+  if (status === undefined) return undefined;
   if (status.waiting && PRIMARY_DATA_PROBLEMS.includes(status.waiting.reason)) {
     return { why: `"${primary}" ${status.waiting.reason}: ${status.waiting.message}`, lost: true };
   }
@@ -295,13 +302,14 @@ export function decidePrimary(input: PrimaryInput): PrimaryDecision {
   };
 }
 
-function switchover(input: PrimaryInput, current: string, request: string): PrimaryDecision {
+function switchover(input: PrimaryInput, current: string, key: string): PrimaryDecision {
   const stay = { currentPrimary: current, targetPrimary: current };
-  if (request === current) return { ...stay, promoteRequest: request };
+  const request = key.split("@")[0];
+  if (request === current) return { ...stay, promoteRequest: key };
   if (!isInstance(input, request)) {
     return {
       ...stay,
-      promoteRequest: request,
+      promoteRequest: key,
       blocked: {
         reason: "PromoteRefused",
         message: `Cannot promote "${request}": it is not an instance of "${input.cluster}"`,
@@ -321,7 +329,7 @@ function switchover(input: PrimaryInput, current: string, request: string): Prim
   return {
     currentPrimary: current,
     targetPrimary: request,
-    promoteRequest: request,
+    promoteRequest: key,
     change: {
       kind: "switchover",
       from: current,

@@ -76,7 +76,13 @@ Deno.test("decidePrimary() fails over at once when the primary's pod was made an
   const steady = decidePrimary(input());
   assert.equal(steady.primaryPodUid, "pg-0-uid");
   const replaced = [pod("pg-0", false, "new-uid"), pod("pg-1"), pod("pg-2")];
-  const decision = decidePrimary(input({ pods: replaced, primaryPodUid: "pg-0-uid" }));
+  const starting = new Map(input().polled);
+  starting.set("pg-0", { status: { pod: "pg-0", postgres: "starting" } });
+  const decision = decidePrimary(input({
+    pods: replaced,
+    primaryPodUid: "pg-0-uid",
+    polled: starting,
+  }));
   assert.equal(decision.targetPrimary, "pg-2");
   assert.match(decision.change!.reason, /deleted and made anew/);
   const single = decidePrimary(input({
@@ -86,6 +92,13 @@ Deno.test("decidePrimary() fails over at once when the primary's pod was made an
   }));
   assert.equal(single.targetPrimary, "pg-0");
   assert.equal(single.primaryPodUid, "new-uid", "without a failover, the new pod is the primary");
+  const back = decidePrimary(input({
+    pods: replaced,
+    primaryPodUid: "pg-0-uid",
+    polled: new Map([...input().polled, ["pg-0", primary("pg-0")]]),
+  }));
+  assert.equal(back.targetPrimary, "pg-0", "a new pod already running as the primary stays");
+  assert.equal(back.primaryPodUid, "new-uid");
 });
 
 Deno.test("decidePrimary() waits the failover delay for a primary whose PostgreSQL is down", () => {
@@ -216,6 +229,12 @@ Deno.test("decidePrimary() switches over once per annotation value, to a streami
   assert.equal(notYet.targetPrimary, "pg-0");
   assert.equal(notYet.blocked?.reason, "PromoteWaiting");
   assert.equal(notYet.promoteRequest, undefined);
+  const again = decidePrimary(input({
+    promoteRequest: "pg-1@2026-12-03T17:00:00Z",
+    status: { currentPrimary: "pg-0", targetPrimary: "pg-0", promoteRequest: "pg-1" },
+  }));
+  assert.equal(again.targetPrimary, "pg-1", "the same instance asked again at another time");
+  assert.equal(again.promoteRequest, "pg-1@2026-12-03T17:00:00Z");
   const stranger = decidePrimary(input({ promoteRequest: "other-1" }));
   assert.equal(stranger.blocked?.reason, "PromoteRefused");
   assert.equal(stranger.promoteRequest, "other-1");

@@ -301,6 +301,14 @@ interface PrimaryMemory {
   };
 }
 
+/** The switchover asked by annotations: `<instance>`, or `<instance>@<time asked>`. */
+function promoteRequestOf(annotations: Record<string, string>): string | undefined {
+  const instance = annotations[ANNOTATIONS.promote];
+  if (instance === undefined) return undefined;
+  const at = annotations[ANNOTATIONS.promoteAt];
+  return at === undefined ? instance : `${instance}@${at}`;
+}
+
 /** Decides the primary (`primary.ts`) and records the decision's Events. */
 function choosePrimary(
   deps: ReconcilerDeps,
@@ -342,7 +350,7 @@ function choosePrimary(
       primaryLsn: last?.role === "primary" ? last.lsn : undefined,
       primaryTimeline: last?.role === "primary" ? last.timeline : undefined,
     },
-    promoteRequest: cluster.metadata.annotations?.[ANNOTATIONS.promote],
+    promoteRequest: promoteRequestOf(cluster.metadata.annotations ?? {}),
     pods: children.pods,
     polled,
     downSince: memory.downSince,

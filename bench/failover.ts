@@ -27,7 +27,7 @@ const say = (line: string) => Deno.stderr.writeSync(new TextEncoder().encode(`[b
 
 function firstAckAfter(writer: Writer, at: number, not?: string) {
   return writer.attempts.find((a) =>
-    a.outcome === "acknowledged" && a.answeredAt > at && a.server !== not
+    a.outcome === "acknowledged" && a.sentAt > at && a.server !== not
   );
 }
 

@@ -63,11 +63,24 @@ async function clusterStatus(env: DatabasePods, name: string) {
   return (await getJson(test, ["get", "databasecluster", name, "-n", env.namespace])).status ?? {};
 }
 
-/** The first acknowledged commit answered after `at` by a server other than `not`. */
+/** The first acknowledged commit sent after `at`, by a server other than `not`. */
 function firstAckAfter(writer: Writer, at: number, not?: string) {
   return writer.attempts.find((a) =>
-    a.outcome === "acknowledged" && a.answeredAt > at && a.server !== not
+    a.outcome === "acknowledged" && a.sentAt > at && a.server !== not
   );
+}
+
+/** When (ms after `since`) `pod`'s instance manager logged each step of a change of primary. */
+function managerSteps(env: DatabasePods, pod: string, since: number): [number, string][] {
+  const steps = /Stopped PostgreSQL|Released|Holds the primary Lease|Promoted to primary/;
+  return env.kubelet.logs(env.namespace, pod, "postgres").split("\n")
+    .filter((line) => line.startsWith('{"@timestamp"'))
+    .map((line) => JSON.parse(line) as { "@timestamp": string; message: string })
+    .map((entry): [number, string] => [
+      Date.parse(entry["@timestamp"]) - since,
+      `${pod}: ${entry.message.replace(/\s*\(.*$/, "")}`,
+    ])
+    .filter(([ms, step]) => ms >= 0 && steps.test(step));
 }
 
 async function eventReasons(env: DatabasePods): Promise<string[]> {
@@ -160,6 +173,14 @@ Deno.test({
     );
     const outage = outageDuring(writer.outages(), askedAt, Date.now());
     report(`switchover to ${pods[0]}: the longest write outage ${outage?.ms} ms`);
+    report(
+      `switchover timeline: ${
+        [...managerSteps(env, promoted, askedAt), ...managerSteps(env, pods[0], askedAt)]
+          .sort((a, b) => a[0] - b[0]).map(([ms, step]) => `+${ms} ms ${step}`).join("; ")
+      }; the outage from +${(outage?.from ?? askedAt) - askedAt} to +${
+        (outage?.to ?? askedAt) - askedAt
+      } ms`,
+    );
     await settled(env, name, 3, pods[0]);
     assert.equal((await clusterStatus(env, name)).promoteRequest, pods[0]);
     await writer.stop();

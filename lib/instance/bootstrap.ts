@@ -62,6 +62,8 @@ export async function initPrimary(options: InstanceOptions, signal: AbortSignal)
     socketDir: options.socketDir,
     port: options.port,
     listen: "",
+    // No standby exists yet: a synchronous commit would wait for one forever.
+    settings: { synchronous_standby_names: "" },
   });
   try {
     if (!await server.waitAccepting(signal)) {

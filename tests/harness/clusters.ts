@@ -40,12 +40,14 @@ export async function ensureCrd(cluster: TestCluster): Promise<void> {
     });
   }
   await cluster.kubectlOk(["apply", "--server-side", "--force-conflicts", "-f", CRD]);
-  await cluster.kubectlOk([
-    "wait",
-    "--for=condition=Established",
-    "crd/databaseclusters.database.example.com",
-    "--timeout=60s",
-  ]);
+  // Not `kubectl wait`: it fails instead of waiting while a new CRD has no conditions yet.
+  await eventually("the CRD Established", async () => {
+    const crd = await getJson(cluster, ["get", "crd", "databaseclusters.database.example.com"]);
+    const established = (crd.status?.conditions ?? []).some((c: Obj) =>
+      c.type === "Established" && c.status === "True"
+    );
+    return established ? true : undefined;
+  }, { timeoutMs: 60_000, intervalMs: 200 });
 }
 
 /** `kubectl get ... -o json`, parsed. */

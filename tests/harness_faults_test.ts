@@ -14,6 +14,7 @@
  * @module
  */
 import assert from "node:assert/strict";
+import { compareLsn } from "../lib/api/mod.ts";
 import { podName, superuserSecretName } from "../lib/databasecluster/names.ts";
 import { databasePods } from "./harness/database_pods.ts";
 import { eventually, testCluster } from "./harness/mod.ts";
@@ -195,5 +196,114 @@ Deno.test({
       } ms later (round ${split.round})`,
     );
     await sampler.stop();
+  },
+});
+
+Deno.test({
+  name: "a partitioned primary is cut off the API server and its standby, " +
+    "still reached by the test's clients; healed, the standby catches up",
+  ignore: external,
+  sanitizeOps: false,
+  sanitizeResources: false,
+  async fn() {
+    await using env = await databasePods(test, "partition", { major: 15 });
+    const name = "pg";
+    await env.apply({
+      apiVersion: "database.example.com/v1",
+      kind: "DatabaseCluster",
+      metadata: { name },
+      spec: { replicas: 2, version: "15", storage: { size: "1Gi" } },
+    });
+    const [primary, standby] = [0, 1].map((ordinal) => podName(name, ordinal));
+    await env.running(name, 2);
+    const rw = await env.readWrite(name, "disable");
+    await using writer = await startWriter(rw);
+    await using sampler = await startSampler(env, name);
+    const ipOf = async (pod: string) => (await env.pod(pod))!.status!.podIP!;
+    const [primaryIP, standbyIP] = [await ipOf(primary), await ipOf(standby)];
+    const api = new URL(env.resources.client.server);
+    // Whether a TCP connection opens from inside the pod's container, within 3 s.
+    const reaches = async (pod: string, host: string, port: string | number) =>
+      (await env.kubelet.localPod(env.namespace, pod).exec("postgres", [
+        "timeout",
+        "3",
+        "bash",
+        "-c",
+        `</dev/tcp/${host}/${port}`,
+      ], { timeoutMs: 10_000 })).code === 0;
+    const paths = async () => ({
+      primaryToApi: await reaches(primary, api.hostname, api.port),
+      primaryToStandby: await reaches(primary, standbyIP, 5432),
+      standbyToPrimary: await reaches(standby, primaryIP, 5432),
+      standbyToApi: await reaches(standby, api.hostname, api.port),
+    });
+    const all = {
+      primaryToApi: true,
+      primaryToStandby: true,
+      standbyToPrimary: true,
+      standbyToApi: true,
+    };
+    assert.deepEqual(await paths(), all);
+    await eventually(
+      "commits before the partition",
+      () => Promise.resolve(writer.acknowledged().length >= 20 ? true : undefined),
+    );
+
+    await env.partitionPod(primary);
+    const cutAt = Date.now();
+    assert.deepEqual(await paths(), {
+      primaryToApi: false,
+      primaryToStandby: false,
+      standbyToPrimary: false,
+      standbyToApi: true,
+    });
+    // The standby streams through -rw: held, so it receives nothing while the writer commits.
+    const received = (await env.instanceStatus(name, standby))?.receivedLsn;
+    await sleep(3_000);
+    const during = await env.instanceStatus(name, standby);
+    const primaryLsn = (await env.instanceStatus(name, primary))?.currentLsn;
+    assert.ok(
+      received && primaryLsn && during?.receivedLsn === received,
+      "the standby received nothing",
+    );
+    assert.ok(compareLsn(primaryLsn, received) > 0, "while the primary's WAL went on");
+    const healedAt = Date.now();
+    await env.healPod(primary);
+    assert.deepEqual(await paths(), all);
+    await eventually("the standby caught up", async () => {
+      const lsn = (await env.instanceStatus(name, standby))?.receivedLsn;
+      return lsn && compareLsn(lsn, primaryLsn) >= 0 ? true : undefined;
+    }, { timeoutMs: 60_000 });
+    const caughtUpAt = Date.now();
+    await eventually("commits after healing", () =>
+      Promise.resolve(
+        writer.attempts.filter((a) => a.outcome === "acknowledged" && a.sentAt > caughtUpAt)
+            .length >= 20
+          ? true
+          : undefined,
+      ));
+    await writer.stop();
+    await sampler.stop();
+
+    const outage = outageDuring(writer.outages(), cutAt, healedAt);
+    assert.ok(outage && outage.ms < 1_000, `the writer kept committing: ${JSON.stringify(outage)}`);
+    const duringCut = writer.attempts.filter((a) =>
+      a.outcome === "acknowledged" && a.sentAt > cutAt && a.answeredAt < healedAt
+    );
+    assert.ok(duringCut.length >= 50, `${duringCut.length} commits during the partition`);
+    const verification = await writer.verify(rw);
+    assert.deepEqual(verification.missing, []);
+    assert.deepEqual(sampler.writableAtOnce(), []);
+    const primaryWritable = sampler.rounds.filter((r) =>
+      r.at > cutAt && r.at < healedAt - 1_000 &&
+      r.instances.some((i) => i.pod === primary && i.writable)
+    );
+    assert.ok(primaryWritable.length > 0, "the sampler reached the primary during the partition");
+    report(
+      `partition of ${healedAt - cutAt} ms: the writer's longest gap in it ${outage.ms} ms ` +
+        `(${duringCut.length} commits); the standby caught up ${
+          caughtUpAt - healedAt
+        } ms after healing`,
+    );
   },
 });

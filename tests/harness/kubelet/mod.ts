@@ -87,6 +87,8 @@ export class Kubelet implements AsyncDisposable {
   #hosts = new Map<string, Record<string, string>>();
   #proxy: ServiceProxy;
   #context: KubeletContext;
+  /** Why pods cannot be partitioned here, when they cannot. */
+  #noPartitions = "";
 
   constructor(options: KubeletOptions, resources: Resources) {
     this.namespaces = options.namespaces;
@@ -117,10 +119,12 @@ export class Kubelet implements AsyncDisposable {
   /** Starts the watches and waits until they have listed. */
   async start(): Promise<void> {
     const apiServer = this.#context.apiServer;
-    this.#context.partitions = await Partitions.create(
+    const partitions = await Partitions.create(
       { ip: apiServer.hostname, port: Number(apiServer.port || 443) },
       SERVICE_CIDR,
     );
+    if (typeof partitions === "string") this.#noPartitions = partitions;
+    else this.#context.partitions = partitions;
     for (const informer of this.#pods) {
       informer.addHandler((event) => {
         if (event.type === "deleted") this.#podDeleted(event.object);
@@ -256,9 +260,7 @@ export class Kubelet implements AsyncDisposable {
 
   async #setPartitioned(namespace: string, name: string, cut: boolean): Promise<void> {
     const partitions = this.#context.partitions;
-    if (!partitions) {
-      throw new Error(`Cannot partition pods here: ${await Partitions.unsupported()}`);
-    }
+    if (!partitions) throw new Error(`Cannot partition pods here: ${this.#noPartitions}`);
     const worker = this.#worker(namespace, name);
     await partitions.setCut(worker.uid, cut);
     worker.setPartitioned(cut, this.#allPods().find((p) => p.metadata?.uid === worker.uid));

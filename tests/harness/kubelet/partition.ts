@@ -163,21 +163,63 @@ export class Partitions {
     return undefined;
   }
 
-  /** Sets up the cgroup root and the table, or returns undefined when unsupported here. */
+  /**
+   * Sets up the cgroup root and the table, once nft has accepted rules of every kind used,
+   * and removes what killed test processes left; returns why not when they cannot work.
+   */
   static async create(
     apiServer: { ip: string; port: number },
     serviceCidr: string,
-  ): Promise<Partitions | undefined> {
-    if (await Partitions.unsupported()) return undefined;
+  ): Promise<Partitions | string> {
+    const reason = await Partitions.unsupported();
+    if (reason) return reason;
     const partitions = new Partitions(
       (await cgroup2Mount())!,
       (await nftPath())!,
       apiServer,
       serviceCidr,
     );
-    await Deno.mkdir(`${partitions.#mount}/${partitions.#root}`, { recursive: true });
-    await partitions.#apply();
+    await partitions.#removeStale();
+    const root = `${partitions.#mount}/${partitions.#root}`;
+    await Deno.mkdir(root, { recursive: true });
+    // A cut "pod" whose cgroup (the empty root) no process is in: every kind of rule, no effect.
+    const probe = { cgroup: partitions.#root, ip: "127.0.0.1", mark: partitions.#mark(0) };
+    try {
+      await partitions.#nft(partitions.#ruleset([{ ...probe, namespace: "", cut: true }]));
+      await partitions.#apply();
+    } catch (error) {
+      await Deno.remove(root).catch(() => {});
+      return `nftables refuses the rules: ${error instanceof Error ? error.message : error}`;
+    }
     return partitions;
+  }
+
+  /** The tables and cgroups of kubelets whose processes are gone (killed test runs). */
+  async #removeStale(): Promise<void> {
+    const dead = async (pid: string) =>
+      !await Deno.stat(`/proc/${pid}`).then(() => true, () => false);
+    const tables = await new Deno.Command(this.#nftPath, { args: ["list", "tables"] }).output();
+    for (
+      const [, pid] of new TextDecoder().decode(tables.stdout).matchAll(/inet dbop_kubelet_(\d+)/g)
+    ) {
+      if (await dead(pid)) {
+        await this.#nft(`delete table inet dbop_kubelet_${pid}\n`).catch(() => {});
+      }
+    }
+    for await (const entry of Deno.readDir(this.#mount)) {
+      const pid = entry.name.match(/^dbop-kubelet-(\d+)$/)?.[1];
+      if (!pid || !await dead(pid)) continue;
+      const dir = `${this.#mount}/${entry.name}`;
+      for await (const pod of Deno.readDir(dir)) {
+        if (pod.isDirectory) await Deno.remove(`${dir}/${pod.name}`).catch(() => {});
+      }
+      await Deno.remove(dir).catch(() => {});
+    }
+  }
+
+  /** A mark whose upper bits are this process's id, so that no two kubelets' marks meet. */
+  #mark(n: number): number {
+    return ((Deno.pid & 0x3fffff) << 10 | (n & 0x3ff)) >>> 0;
   }
 
   /** Creates the cgroup of pod `uid` and returns its directory. */
@@ -189,8 +231,7 @@ export class Partitions {
 
   /** Marks the pod's connections to Services with its IP, from now on. */
   async add(uid: string, namespace: string, ip: string): Promise<void> {
-    // The mark's upper bits are this process's id, so no two kubelets' marks meet.
-    const mark = ((Deno.pid & 0x3fffff) << 10 | (this.#nextMark++ & 0x3ff)) >>> 0;
+    const mark = this.#mark(this.#nextMark++);
     const cgroup = `${this.#root}/${uid.slice(0, 8)}`;
     this.#pods.set(uid, { cgroup, ip, mark, namespace, cut: false });
     await this.#apply();
@@ -242,14 +283,18 @@ export class Partitions {
   /** Applies the rules; one nft run at a time, each the whole table as it is then. */
   #apply(): Promise<void> {
     this.#applying = this.#applying.catch(() => {}).then(() =>
-      this.#nft(partitionRuleset({
-        table: this.#table,
-        apiServer: this.#apiServer,
-        serviceCidr: this.#serviceCidr,
-        pods: [...this.#pods.values()],
-      }))
+      this.#nft(this.#ruleset([...this.#pods.values()]))
     );
     return this.#applying;
+  }
+
+  #ruleset(pods: PartitionedPod[]): string {
+    return partitionRuleset({
+      table: this.#table,
+      apiServer: this.#apiServer,
+      serviceCidr: this.#serviceCidr,
+      pods,
+    });
   }
 
   async #nft(script: string): Promise<void> {

@@ -14,7 +14,9 @@
  * @module
  */
 import assert from "node:assert/strict";
+import { compareLsn } from "../lib/api/mod.ts";
 import { podName, superuserSecretName } from "../lib/databasecluster/names.ts";
+import { STATUS_PORT } from "../lib/databasecluster/specs/instance_pod.ts";
 import { databasePods } from "./harness/database_pods.ts";
 import { eventually, testCluster } from "./harness/mod.ts";
 import { query } from "./harness/psql.ts";
@@ -195,5 +197,121 @@ Deno.test({
       } ms later (round ${split.round})`,
     );
     await sampler.stop();
+  },
+});
+
+Deno.test({
+  name: "a partitioned primary is cut off the API server and its standby, still reached by " +
+    "the test's clients, and fences itself; healed, it runs again and the standby catches up",
+  ignore: external,
+  sanitizeOps: false,
+  sanitizeResources: false,
+  async fn() {
+    await using env = await databasePods(test, "partition", { major: 15 });
+    const name = "pg";
+    await env.apply({
+      apiVersion: "database.example.com/v1",
+      kind: "DatabaseCluster",
+      metadata: { name },
+      spec: { replicas: 2, version: "15", storage: { size: "1Gi" }, ha: { enabled: false } },
+    });
+    const [primary, standby] = [0, 1].map((ordinal) => podName(name, ordinal));
+    await env.running(name, 2);
+    const rw = await env.readWrite(name, "disable");
+    await using writer = await startWriter(rw);
+    await using sampler = await startSampler(env, name);
+    const ipOf = async (pod: string) => (await env.pod(pod))!.status!.podIP!;
+    const [primaryIP, standbyIP] = [await ipOf(primary), await ipOf(standby)];
+    const api = new URL(env.resources.client.server);
+    // Whether a TCP connection opens from inside the pod's container within 2 s. The peers
+    // are tried on the instance managers' port, open whether PostgreSQL runs or not.
+    const reaches = async (pod: string, host: string, port: string | number) =>
+      (await env.kubelet.localPod(env.namespace, pod).exec("postgres", [
+        "timeout",
+        "2",
+        "bash",
+        "-c",
+        `</dev/tcp/${host}/${port}`,
+      ], { timeoutMs: 10_000 })).code === 0;
+    const paths = async () => {
+      const [primaryToApi, primaryToStandby, standbyToPrimary, standbyToApi] = await Promise.all([
+        reaches(primary, api.hostname, api.port),
+        reaches(primary, standbyIP, STATUS_PORT),
+        reaches(standby, primaryIP, STATUS_PORT),
+        reaches(standby, api.hostname, api.port),
+      ]);
+      return { primaryToApi, primaryToStandby, standbyToPrimary, standbyToApi };
+    };
+    const open = {
+      primaryToApi: true,
+      primaryToStandby: true,
+      standbyToPrimary: true,
+      standbyToApi: true,
+    };
+    assert.deepEqual(await paths(), open);
+    await eventually(
+      "commits before the partition",
+      () => Promise.resolve(writer.acknowledged().length >= 20 ? true : undefined),
+    );
+
+    await env.partitionPod(primary);
+    const cutAt = Date.now();
+    // Measured before the primary fences (its Lease lapses 3 to 4 s after the cut): the
+    // standby streams through -rw, held, so it receives nothing while the writer commits on.
+    const received = (await env.instanceStatus(name, standby))?.receivedLsn;
+    await sleep(1_500);
+    const primaryLsn = (await env.instanceStatus(name, primary))?.currentLsn;
+    const during = (await env.instanceStatus(name, standby))?.receivedLsn;
+    assert.ok(received && primaryLsn, "both instances answer the test process");
+    assert.equal(during, received, "the standby received nothing");
+    assert.ok(compareLsn(primaryLsn, received) > 0, "while the primary's WAL went on");
+    assert.deepEqual(await paths(), {
+      primaryToApi: false,
+      primaryToStandby: false,
+      standbyToPrimary: false,
+      standbyToApi: true,
+    });
+    // Cut off the API server, it cannot renew the primary Lease: it stops taking writes.
+    const fenced = await eventually("the primary fenced", () =>
+      Promise.resolve(
+        /Fenced/.test(env.kubelet.logs(env.namespace, primary, "postgres"))
+          ? Date.now()
+          : undefined,
+      ), { timeoutMs: 60_000, intervalMs: 100 });
+    const healedAt = Date.now();
+    await env.healPod(primary);
+    assert.deepEqual(await paths(), open);
+    await eventually("the standby caught up", async () => {
+      const lsn = (await env.instanceStatus(name, standby))?.receivedLsn;
+      return lsn && compareLsn(lsn, primaryLsn) >= 0 ? true : undefined;
+    }, { timeoutMs: 120_000 });
+    await eventually("commits after healing", () =>
+      Promise.resolve(
+        writer.attempts.filter((a) => a.outcome === "acknowledged" && a.sentAt > healedAt)
+            .length >= 20
+          ? true
+          : undefined,
+      ), { timeoutMs: 120_000 });
+    await writer.stop();
+    await sampler.stop();
+
+    const beforeFence = writer.attempts.filter((a) =>
+      a.outcome === "acknowledged" && a.sentAt > cutAt && a.answeredAt < fenced
+    );
+    assert.ok(beforeFence.length >= 20, `${beforeFence.length} commits while partitioned`);
+    const outage = outageDuring(writer.outages(), fenced - 1, healedAt);
+    assert.ok(outage && !outage.open, "the writer resumed after healing");
+    assert.deepEqual((await writer.verify(rw)).missing, [], "no acknowledged id is missing");
+    assert.deepEqual(sampler.writableAtOnce(), []);
+    const reached = sampler.rounds.filter((r) =>
+      r.at > cutAt &&
+      r.instances.some((i) => i.pod === primary && i.writable && i.answeredAt < fenced)
+    );
+    assert.ok(reached.length > 0, "the sampler reached the partitioned primary");
+    report(
+      `partition: ${beforeFence.length} commits in it until the primary fenced ` +
+        `${fenced - cutAt} ms after the cut; healed after ${healedAt - cutAt} ms, ` +
+        `the writer's outage ${outage.ms} ms`,
+    );
   },
 });

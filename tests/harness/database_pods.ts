@@ -66,6 +66,10 @@ export interface DatabasePods extends AsyncDisposable {
   pausePod(pod: string): Promise<void>;
   /** Continues the processes of a paused `pod` (SIGCONT). */
   resumePod(pod: string): Promise<void>;
+  /** Cuts `pod` off the API server and its peers ({@linkcode Kubelet.partitionPod}). */
+  partitionPod(pod: string): Promise<void>;
+  /** Heals a partitioned `pod`. */
+  healPod(pod: string): Promise<void>;
 }
 
 /**
@@ -211,6 +215,8 @@ export async function databasePods(
     killPod: (pod) => kubelet.killPod(namespace, pod),
     pausePod: (pod) => kubelet.pausePod(namespace, pod),
     resumePod: (pod) => kubelet.resumePod(namespace, pod),
+    partitionPod: (pod) => kubelet.partitionPod(namespace, pod),
+    healPod: (pod) => kubelet.healPod(namespace, pod),
     async [Symbol.asyncDispose]() {
       // Torn down as a cluster would be, the operator and the kubelet still running: the
       // clusters' finalizers, the pods' shutdown and the volumes' deletion finish here, not

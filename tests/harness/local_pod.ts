@@ -64,6 +64,8 @@ export interface LocalPodOptions {
   fieldRefs?: Record<string, string>;
   /** The pod's directory (volumes live below it); default `<sandbox>/pods/<name>`. */
   root?: string;
+  /** A cgroup v2 directory every process of the pod joins (its commands and execs alike). */
+  cgroup?: string;
 }
 
 function decode(base64: string): string {
@@ -341,6 +343,7 @@ export class LocalPod {
     return await this.#sandbox.run(command, args, {
       env: this.env(containerName),
       timeoutMs: options.timeoutMs,
+      cgroup: this.#options.cgroup,
     });
   }
 
@@ -350,6 +353,7 @@ export class LocalPod {
     return await this.#sandbox.run(command, args, {
       env: this.env(containerName),
       timeoutMs: options.timeoutMs,
+      cgroup: this.#options.cgroup,
     });
   }
 
@@ -364,6 +368,7 @@ export class LocalPod {
       port: options.port,
       env: this.env(containerName),
       dataDirs: options.dataDirs,
+      cgroup: this.#options.cgroup,
     });
   }
 }

@@ -57,7 +57,12 @@ export interface ServerUser {
 export interface RunOptions {
   env?: Record<string, string>;
   timeoutMs?: number;
+  /** A cgroup v2 directory the command joins before it starts (root only). */
+  cgroup?: string;
 }
+
+/** Joins the cgroup directory in `$1`, then runs the rest of the arguments. */
+const JOIN_CGROUP = 'echo $$ > "$1/cgroup.procs" && shift && exec "$@"';
 
 /** Exit code and output of a command. */
 export interface CommandResult {
@@ -454,10 +459,14 @@ export class Sandbox implements AsyncDisposable {
     };
   }
 
-  #command(command: string, args: string[], env: Record<string, string>) {
-    const [launcher, ...prefix] = this.user.switchUser;
+  #command(command: string, args: string[], env: Record<string, string>, cgroup?: string) {
+    const argv = [...this.user.switchUser, command, ...args];
+    // Joined by the command's first process, so nothing it starts is ever outside.
+    const [launcher, ...rest] = cgroup
+      ? ["/bin/sh", "-c", JOIN_CGROUP, "sh", cgroup, ...argv]
+      : argv;
     return new Deno.Command(launcher, {
-      args: [...prefix, command, ...args],
+      args: rest,
       env: this.env(env),
       clearEnv: true,
       cwd: this.root,
@@ -473,7 +482,7 @@ export class Sandbox implements AsyncDisposable {
     args: string[],
     options: RunOptions = {},
   ): Promise<CommandResult> {
-    const child = this.#command(command, args, options.env ?? {}).spawn();
+    const child = this.#command(command, args, options.env ?? {}, options.cgroup).spawn();
     const timer = setTimeout(() => killGroup(child.pid), options.timeoutMs ?? 120_000);
     try {
       const out = await child.output();
@@ -514,9 +523,15 @@ export class Sandbox implements AsyncDisposable {
   spawnServer(
     command: string,
     args: string[],
-    options: { name: string; port?: number; env?: Record<string, string>; dataDirs?: string[] },
+    options: {
+      name: string;
+      port?: number;
+      env?: Record<string, string>;
+      dataDirs?: string[];
+      cgroup?: string;
+    },
   ): ServerProcess {
-    const child = this.#command(command, args, options.env ?? {}).spawn();
+    const child = this.#command(command, args, options.env ?? {}, options.cgroup).spawn();
     const server = new ServerProcess(child, {
       name: options.name,
       port: options.port,

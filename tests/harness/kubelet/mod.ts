@@ -15,7 +15,9 @@
  * kubelet also proxies its namespaces' Services on their ClusterIPs and
  * resolves their names in env values ({@linkcode ServiceProxy}). For fault
  * tests it kills a pod as a dying node would ({@linkcode Kubelet.killPod}) and
- * pauses and resumes all of a pod's processes ({@linkcode Kubelet.pausePod}).
+ * pauses and resumes all of a pod's processes ({@linkcode Kubelet.pausePod}),
+ * and, as root with nftables, cuts a pod off the API server and its peers
+ * ({@linkcode Kubelet.partitionPod}).
  *
  * Not emulated: image contents (the host's files are the image), resources
  * and security contexts beyond the sandbox user, sidecar (restartable init)
@@ -45,6 +47,7 @@ import {
   KUBERNETES_SERVICE_IP,
   SERVICE_CIDR,
 } from "./network.ts";
+import { Partitions } from "./partition.ts";
 import { type KubeletContext, PodWorker } from "./pod_worker.ts";
 import { endpointsOf, hostTable, ServiceProxy } from "./service_proxy.ts";
 
@@ -84,6 +87,8 @@ export class Kubelet implements AsyncDisposable {
   #hosts = new Map<string, Record<string, string>>();
   #proxy: ServiceProxy;
   #context: KubeletContext;
+  /** Why pods cannot be partitioned here, when they cannot. */
+  #noPartitions = "";
 
   constructor(options: KubeletOptions, resources: Resources) {
     this.namespaces = options.namespaces;
@@ -104,11 +109,22 @@ export class Kubelet implements AsyncDisposable {
     this.#services = options.namespaces.map((namespace) =>
       new Informer(resources, Services, { namespace })
     );
-    this.#proxy = new ServiceProxy((address) => this.#endpoints(address), this.#log);
+    this.#proxy = new ServiceProxy(
+      (address) => this.#endpoints(address),
+      this.#log,
+      (client, endpoint) => this.#context.partitions?.separates(client, endpoint) ?? false,
+    );
   }
 
   /** Starts the watches and waits until they have listed. */
   async start(): Promise<void> {
+    const apiServer = this.#context.apiServer;
+    const partitions = await Partitions.create(
+      { ip: apiServer.hostname, port: Number(apiServer.port || 443) },
+      SERVICE_CIDR,
+    );
+    if (typeof partitions === "string") this.#noPartitions = partitions;
+    else this.#context.partitions = partitions;
     for (const informer of this.#pods) {
       informer.addHandler((event) => {
         if (event.type === "deleted") this.#podDeleted(event.object);
@@ -227,6 +243,31 @@ export class Kubelet implements AsyncDisposable {
     return killed;
   }
 
+  /**
+   * Cuts the pod off the API server and off the other pods of its namespace, both ways and
+   * open connections included, as a network partition around its node would (its kubelet
+   * is cut too: it reports and acts on nothing until healed); everything else, the test's
+   * clients through Services included, still reaches it. See `partition.ts`.
+   */
+  async partitionPod(namespace: string, name: string): Promise<void> {
+    await this.#setPartitioned(namespace, name, true);
+  }
+
+  /** Heals {@linkcode Kubelet.partitionPod}. */
+  async healPod(namespace: string, name: string): Promise<void> {
+    await this.#setPartitioned(namespace, name, false);
+  }
+
+  async #setPartitioned(namespace: string, name: string, cut: boolean): Promise<void> {
+    const partitions = this.#context.partitions;
+    if (!partitions) throw new Error(`Cannot partition pods here: ${this.#noPartitions}`);
+    const worker = this.#worker(namespace, name);
+    await partitions.setCut(worker.uid, cut);
+    worker.setPartitioned(cut, this.#allPods().find((p) => p.metadata?.uid === worker.uid));
+    this.#proxy.refresh();
+    this.#log(`${cut ? "partitioned" : "healed"} pod ${worker.key}`);
+  }
+
   /** Stops every process of the pod with SIGSTOP, as a hung node; the kubelet goes on probing. */
   async pausePod(namespace: string, name: string): Promise<void> {
     await this.#worker(namespace, name).pause();
@@ -271,6 +312,7 @@ export class Kubelet implements AsyncDisposable {
         await this.#forceDelete(pod).catch(() => {});
       }
     }
+    await this.#context.partitions?.dispose();
     this.#resources.client.close();
     this.#log(`stopped (${workers.length} pods)`);
   }

@@ -29,6 +29,7 @@ import { NotFoundError, resourcePath, type Resources } from "../../../lib/kube/m
 import { type LocalImage, LocalPod, type PodObjects } from "../local_pod.ts";
 import type { Sandbox } from "../postgres.ts";
 import { type ContainerHost, ContainerRunner, type RestartPolicy } from "./container.ts";
+import type { Partitions } from "./partition.ts";
 import { signalAll, stopTree, treeOf } from "./process_tree.ts";
 
 /** What every pod worker shares: the kubelet's connection, sandbox, images and DNS. */
@@ -41,6 +42,8 @@ export interface KubeletContext {
   /** Service names of a namespace and their addresses, kept up to date by the kubelet. */
   hosts(namespace: string): Record<string, string>;
   log(line: string): void;
+  /** Each pod's cgroup and Service traffic by pod IP, where partitions can work. */
+  partitions?: Partitions;
 }
 
 /** Now, to the second, as the API's timestamps are. */
@@ -116,6 +119,8 @@ export class PodWorker {
   #syncing?: Promise<void>;
   #lastSent = "";
   #gone = false;
+  #partitioned = false;
+  #removedWhilePartitioned = false;
 
   constructor(ctx: KubeletContext, pod: V1Pod) {
     this.#ctx = ctx;
@@ -127,6 +132,9 @@ export class PodWorker {
     this.#containers = pod.spec!.containers.map(host);
     this.done = this.#run().catch((error) => {
       ctx.log(`pod ${this.key} failed: ${error instanceof Error ? error.stack : error}`);
+    });
+    this.done.then(() => ctx.partitions?.remove(this.uid)).catch((error) => {
+      ctx.log(`pod ${this.key}: cannot remove its cgroup: ${error}`);
     });
   }
 
@@ -162,8 +170,22 @@ export class PodWorker {
     return runner.logs();
   }
 
+  /**
+   * Cuts this pod's kubelet off the API server, or heals it: while cut, nothing it sees of
+   * the pod (a deletion included) is acted on and no status is reported; on healing it
+   * catches up with the pod as it is then.
+   */
+  setPartitioned(partitioned: boolean, latest?: V1Pod): void {
+    this.#partitioned = partitioned;
+    if (partitioned) return;
+    if (this.#removedWhilePartitioned) this.removed();
+    else if (latest) this.update(latest);
+    this.#changed();
+  }
+
   /** Takes the pod as the API server has it now; a deletion timestamp starts termination. */
   update(pod: V1Pod): void {
+    if (this.#partitioned) return;
     this.#pod = pod;
     this.#podChanged.resolve();
     this.#podChanged = Promise.withResolvers<void>();
@@ -172,6 +194,10 @@ export class PodWorker {
 
   /** The pod is gone from the API server (force-deleted): stop without reporting. */
   removed(): Promise<void> {
+    if (this.#partitioned) {
+      this.#removedWhilePartitioned = true;
+      return Promise.resolve();
+    }
     this.#gone = true;
     return this.terminate();
   }
@@ -298,7 +324,11 @@ export class PodWorker {
     const sandbox = this.#ctx.sandbox;
     // Short: a Unix socket's path must fit in 107 bytes, and pods put theirs in a volume.
     const root = `${sandbox.root}/p/${this.uid.slice(0, 8)}`;
+    const partitions = this.#ctx.partitions;
+    const cgroup = await partitions?.cgroupDir(this.uid);
+    await partitions?.add(this.uid, namespace, pod.status!.podIP!);
     const local = new LocalPod(sandbox, {
+      cgroup,
       name,
       spec: pod.spec!,
       root,
@@ -444,7 +474,7 @@ export class PodWorker {
 
   /** Sends the status while it changes; one patch at a time, the latest state each time. */
   async #sync(): Promise<void> {
-    while (this.#dirty && !this.#gone) {
+    while (this.#dirty && !this.#gone && !this.#partitioned) {
       this.#dirty = false;
       const status = this.#status();
       const body = JSON.stringify({ status });

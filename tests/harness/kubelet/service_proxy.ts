@@ -3,7 +3,10 @@
  * loopback address (the control plane's service CIDR is inside 127/8), so the
  * proxy listens on `clusterIP:port` itself and forwards each new connection
  * to one of the Service's ready endpoints, round robin; open connections stay
- * where they are, as with kube-proxy's conntrack. Endpoints are computed from
+ * where they are, as with kube-proxy's conntrack. A connection between two
+ * pods a partition separates (`partition.ts`: pods' connections to Services
+ * arrive from their pod IPs) is held: no byte is forwarded either way until
+ * the partition heals. Endpoints are computed from
  * the pods the way the EndpointSlice controller does (selector, `Ready`
  * condition, not terminating, named target ports), because the API server
  * rejects loopback addresses in EndpointSlices. "DNS" is a table of host
@@ -102,6 +105,53 @@ interface Listening {
   accepting: Promise<void>;
 }
 
+/** Open or shut; {@linkcode Gate.wait} passes once it is open. */
+class Gate {
+  #shut?: PromiseWithResolvers<void>;
+
+  set(open: boolean): void {
+    if (open) {
+      this.#shut?.resolve();
+      this.#shut = undefined;
+    } else {
+      this.#shut ??= Promise.withResolvers<void>();
+    }
+  }
+
+  wait(): Promise<void> {
+    return this.#shut?.promise ?? Promise.resolve();
+  }
+}
+
+/** A forwarded connection: the client's address, the endpoint's, and whether bytes pass. */
+interface Flow {
+  client: string;
+  endpoint: string;
+  gate: Gate;
+}
+
+/**
+ * Copies `from` to `to` while the gate lets it; at the end of `from` half-closes `to`, and
+ * on an error drops both connections (`abort`).
+ */
+async function pump(from: Deno.TcpConn, to: Deno.TcpConn, gate: Gate, abort: () => void) {
+  const buffer = new Uint8Array(64 * 1024);
+  try {
+    while (true) {
+      await gate.wait();
+      const read = await from.read(buffer);
+      if (read === null) break;
+      await gate.wait();
+      for (let written = 0; written < read;) {
+        written += await to.write(buffer.subarray(written, read));
+      }
+    }
+    await to.closeWrite();
+  } catch {
+    abort();
+  }
+}
+
 /** Listeners on ClusterIPs that forward to ready endpoints; see the module doc. */
 export class ServiceProxy {
   #listening = new Map<string, Listening>();
@@ -109,13 +159,28 @@ export class ServiceProxy {
   #open = new Set<Deno.TcpConn>();
   #next = new Map<string, number>();
   #shown = new Map<string, string>();
+  #flows = new Set<Flow>();
   #endpoints: (address: string) => Endpoint[];
   #log: (line: string) => void;
+  #separated: (client: string, endpoint: string) => boolean;
 
-  /** `endpoints` names the current ready endpoints of a `clusterIP:port`. */
-  constructor(endpoints: (address: string) => Endpoint[], log: (line: string) => void) {
+  /**
+   * `endpoints` names the current ready endpoints of a `clusterIP:port`; `separated` tells
+   * whether a partition separates a client address from an endpoint's.
+   */
+  constructor(
+    endpoints: (address: string) => Endpoint[],
+    log: (line: string) => void,
+    separated: (client: string, endpoint: string) => boolean = () => false,
+  ) {
     this.#endpoints = endpoints;
     this.#log = log;
+    this.#separated = separated;
+  }
+
+  /** Holds or releases every connection by what `separated` says now. */
+  refresh(): void {
+    for (const flow of this.#flows) flow.gate.set(!this.#separated(flow.client, flow.endpoint));
   }
 
   /** Listens on exactly the TCP ports of these Services' ClusterIPs. */
@@ -178,20 +243,41 @@ export class ServiceProxy {
     const index = (this.#next.get(key) ?? 0) % endpoints.length;
     this.#next.set(key, index + 1);
     const endpoint = endpoints[index];
-    let upstream: Deno.TcpConn;
+    const client = (conn.remoteAddr as Deno.NetAddr).hostname;
+    const flow: Flow = { client, endpoint: endpoint.hostname, gate: new Gate() };
+    flow.gate.set(!this.#separated(client, endpoint.hostname));
+    this.#flows.add(flow);
+    this.#open.add(conn);
     try {
-      upstream = await Deno.connect({ hostname: endpoint.hostname, port: endpoint.port });
-    } catch {
-      conn.close();
-      return;
+      // Held like the rest: a partitioned path does not even connect.
+      await flow.gate.wait();
+      let upstream: Deno.TcpConn;
+      try {
+        upstream = await Deno.connect({ hostname: endpoint.hostname, port: endpoint.port });
+      } catch {
+        return;
+      }
+      this.#open.add(upstream);
+      const abort = () => {
+        for (const c of [conn, upstream]) {
+          try {
+            c.close();
+          } catch { /* closed already */ }
+        }
+      };
+      await Promise.all([
+        pump(conn, upstream, flow.gate, abort),
+        pump(upstream, conn, flow.gate, abort),
+      ]);
+      abort();
+      this.#open.delete(upstream);
+    } finally {
+      try {
+        conn.close();
+      } catch { /* closed already */ }
+      this.#open.delete(conn);
+      this.#flows.delete(flow);
     }
-    this.#open.add(conn).add(upstream);
-    await Promise.allSettled([
-      conn.readable.pipeTo(upstream.writable),
-      upstream.readable.pipeTo(conn.writable),
-    ]);
-    this.#open.delete(conn);
-    this.#open.delete(upstream);
   }
 
   /** Closes the listeners and every forwarded connection. */
@@ -204,6 +290,8 @@ export class ServiceProxy {
         conn.close();
       } catch { /* closed by its pipe already */ }
     }
+    // Held connections go on to find theirs closed.
+    for (const flow of this.#flows) flow.gate.set(true);
     await Promise.allSettled([...this.#connections]);
   }
 }

@@ -256,6 +256,7 @@ Deno.test({
           `${name}-superuser`,
           `${name}-replication`,
           `${name}-app`,
+          `${name}-status`,
           `${name}-server`,
         ],
         verbs: ["list", "watch"],
@@ -341,6 +342,12 @@ Deno.test({
         fieldSelector: "metadata.name=pg-app",
       });
       assert.deepEqual(appSecret.items.map((s) => s.metadata?.name), ["pg-app"]);
+      // Its status token, by name, so its endpoint accepts a new one without a restart.
+      const statusSecret = await asInstance.list(Secrets, {
+        namespace: ns,
+        fieldSelector: "metadata.name=pg-status",
+      });
+      assert.deepEqual(statusSecret.items.map((s) => s.metadata?.name), ["pg-status"]);
       // Its ConfigMap and server certificate, by name, as it keeps their files.
       const serverSecret = await asInstance.list(Secrets, {
         namespace: ns,
@@ -407,8 +414,9 @@ Deno.test({
         () => asInstance.list(Secrets, { namespace: ns, fieldSelector: "metadata.name=other-app" }),
       );
       await refused(
-        "its status token Secret by name",
-        () => asInstance.list(Secrets, { namespace: ns, fieldSelector: "metadata.name=pg-status" }),
+        "another cluster's status token",
+        () =>
+          asInstance.list(Secrets, { namespace: ns, fieldSelector: "metadata.name=other-status" }),
       );
       await refused(
         "another cluster's ConfigMap",
@@ -448,6 +456,8 @@ Deno.test({
     assert.equal(await canI("delete", "databaseclusters/pg"), "no");
     assert.equal(await canI("get", "databaseclusters/other"), "no");
     assert.equal(await canI("get", "secrets/pg-status"), "no");
+    assert.equal(await canI("watch", "secrets/pg-status"), "yes");
+    assert.equal(await canI("watch", "secrets/other-status"), "no");
     assert.equal(await canI("watch", "secrets/pg-app"), "yes");
     assert.equal(await canI("get", "secrets/pg-app"), "no");
     assert.equal(await canI("watch", "configmaps/pg-config"), "yes");

@@ -3,16 +3,17 @@
  * instance managers follow the ConfigMap and the server TLS Secret from the
  * API server and reload PostgreSQL, so a reloadable setting and a renewed
  * certificate reach every instance with no restart (the postmaster start
- * times stay, and so do the pods); a setting that needs a restart is reported
+ * times stay, and so do the pods), and so does a new status token (the
+ * instances follow its Secret); a setting that needs a restart is reported
  * as `pendingRestart` by each instance, and the operator restarts them in
  * place one at a time through `POST /restart` (the status token's alone),
- * standbys first, with the setting then in effect. One three-instance PostgreSQL 15 cluster with TLS
- * serves all three steps.
+ * standbys first, with the setting then in effect. One three-instance
+ * PostgreSQL 15 cluster with TLS serves all four steps.
  *
  * @module
  */
 import assert from "node:assert/strict";
-import type { InstanceStatus } from "../lib/api/mod.ts";
+import type { InstanceStatus, InstanceSummary } from "../lib/api/mod.ts";
 import { ConfigMaps } from "../lib/databasecluster/kinds.ts";
 import { configMapName, podName } from "../lib/databasecluster/names.ts";
 import { STATUS_PORT } from "../lib/databasecluster/specs/instance_pod.ts";
@@ -96,6 +97,17 @@ async function servedCertificates(env: DatabasePods): Promise<string[]> {
   }));
 }
 
+/** The HTTP status `pod`'s instance manager answers GET /status with `token`. */
+async function statusCode(env: DatabasePods, pod: string, token: string): Promise<number> {
+  const ip = (await env.pod(pod))?.status?.podIP;
+  const response = await fetch(`http://${ip}:${STATUS_PORT}/status`, {
+    headers: { authorization: `Bearer ${token}` },
+    signal: AbortSignal.timeout(5_000),
+  });
+  await response.body?.cancel();
+  return response.status;
+}
+
 /** POST /restart of `pod`'s instance manager, with `token` as the bearer token if any. */
 async function postRestart(env: DatabasePods, pod: string, token?: string): Promise<number> {
   const ip = (await env.pod(pod))?.status?.podIP;
@@ -114,7 +126,7 @@ function seconds(since: number): string {
 
 Deno.test({
   name:
-    "work_mem and a renewed certificate reload the instances without a restart; shared_buffers restarts them in place, standbys first",
+    "work_mem, a renewed certificate and a new status token reach the instances without a restart; shared_buffers restarts them in place, standbys first",
   ignore: external,
   sanitizeOps: false,
   sanitizeResources: false,
@@ -173,6 +185,35 @@ Deno.test({
     const ca = `${env.sandbox.root}/reload-ca.crt`;
     await Deno.writeTextFile(ca, (await env.secret(`${NAME}-server`))["ca.crt"]);
     assert.equal(await query(env.sandbox, { ...rw, sslrootcert: ca }, "SELECT 1"), "1");
+
+    // A new status token (its Secret deleted, the operator writes another): every instance
+    // accepts it from the Secret, none restarts, and the old one is refused.
+    const oldToken = (await env.secret(`${NAME}-status`)).token;
+    since = performance.now();
+    await test.kubectlOk(["delete", "secret", `${NAME}-status`, "-n", env.namespace]);
+    const newToken = await eventually("a new status token", async () => {
+      const token = (await env.secret(`${NAME}-status`).catch(() => undefined))?.token;
+      return token && token !== oldToken ? token : undefined;
+    }, { intervalMs: 20 });
+    const written = performance.now();
+    report(`status Secret deleted: the operator wrote a new token in ${seconds(since)} s`);
+    await eventually("every instance accepting the new token", async () => {
+      const codes = await Promise.all(PODS.map((pod) => statusCode(env, pod, newToken)));
+      return codes.every((code) => code === 200) ? true : undefined;
+    }, { intervalMs: 20 });
+    report(`new token in the Secret to accepted by all 3 instances: ${seconds(written)} s`);
+    const polled = await eventually("status.instances polled with the new token", async () => {
+      const instances: InstanceSummary[] =
+        (await getJson(test, ["get", "dbc", NAME, "-n", env.namespace])).status?.instances ?? [];
+      const clean = instances.length === 3 &&
+        instances.every((i) => i.error === undefined && i.role !== undefined);
+      return clean ? instances : undefined;
+    }, { timeoutMs: 30_000 });
+    report(`new token in the Secret to status.instances without errors: ${seconds(written)} s`);
+    assert.deepEqual(polled.map((i) => i.role), ["primary", "standby", "standby"]);
+    for (const pod of PODS) assert.equal(await statusCode(env, pod, oldToken), 401, pod);
+    assert.deepEqual(await startTimes(env), started, "no postmaster restarted");
+    assert.deepEqual(await podUids(env), uids, "no pod was replaced");
 
     // POST /restart takes the status token alone.
     assert.equal(await postRestart(env, PODS[2]), 401, "no token, no restart");

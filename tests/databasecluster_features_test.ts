@@ -268,6 +268,13 @@ Deno.test({
         verbs: ["list", "watch"],
       },
       { apiGroups: ["events.k8s.io"], resources: ["events"], verbs: ["create", "patch"] },
+      {
+        apiGroups: ["coordination.k8s.io"],
+        resources: ["leases"],
+        resourceNames: [`${name}-primary`],
+        verbs: ["get", "update"],
+      },
+      { apiGroups: ["coordination.k8s.io"], resources: ["leases"], verbs: ["create"] },
     ];
     assert.deepEqual(role.rules, rules("pg"), "exactly the instance manager's needs");
     const binding = await getJson(cluster, ["get", "rolebinding", "pg-instance", "-n", ns]);

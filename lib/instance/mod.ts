@@ -32,7 +32,7 @@ import { installSelf } from "./install.ts";
 import { MallocTrimmer } from "./malloc_trim.ts";
 import { InstanceManager } from "./manager.ts";
 import { PrimaryLease } from "./lease.ts";
-import { primaryLeaseName } from "../databasecluster/names.ts";
+import { primaryLeaseName, statusTokenSecretName } from "../databasecluster/names.ts";
 import { ObjectsView } from "./objects.ts";
 import { InstanceConfigError, instanceOptionsFromEnv } from "./options.ts";
 import { Reaper } from "./reaper.ts";
@@ -67,7 +67,8 @@ export async function runInstanceCommand(args: string[]): Promise<number> {
   const stop = new AbortController();
   const view = new ClusterView(resources, { namespace: options.namespace, name: options.cluster });
   const { follow } = options;
-  const statusSecret = options.status.secret;
+  // Named after the cluster, not in the pod's environment: following it changed no template.
+  const statusSecret = statusTokenSecretName(options.cluster);
   const secrets = [...Object.values(options.secrets), statusSecret, follow.tlsSecret];
   const objects = new ObjectsView(resources, options.namespace, {
     secrets: secrets.filter((n): n is string => n !== undefined),
@@ -103,12 +104,10 @@ export async function runInstanceCommand(args: string[]): Promise<number> {
     hostname: options.podIp,
     port: options.status.port,
     token: () =>
-      statusToken(
-        options.status.token,
-        statusSecret === undefined
-          ? undefined
-          : { listed: objects.secretListed(statusSecret), data: objects.secret(statusSecret) },
-      ),
+      statusToken(options.status.token, {
+        listed: objects.secretListed(statusSecret),
+        data: objects.secret(statusSecret),
+      }),
     signal: stop.signal,
   });
   const watching = Promise.all([view.run(stop.signal), objects.run(stop.signal)]).catch(

@@ -1,8 +1,8 @@
 /**
  * What `dbop instance run` is told, all from the environment the pod spec
  * sets (the downward API for the pod's name, namespace and IP; Secrets for
- * passwords and the status token), so the command line stays free of secrets. A missing or invalid
- * variable is one clear error naming it.
+ * passwords and the status token), so the command line stays free of
+ * secrets. A missing or invalid variable is one clear error naming it.
  *
  * @module
  */
@@ -38,11 +38,10 @@ export interface InstanceOptions {
   /** The password method initdb sets for host connections (`security.authentication.type`). */
   passwordEncryption: "md5" | "scram-sha-256";
   /**
-   * The status endpoint's port and what it authenticates with: the token in Secret `secret`,
-   * followed by name (`status_token.ts`), and `token` from the pod's environment until that
-   * Secret is seen; at least one of them.
+   * The status endpoint's port, and the token it accepts until Secret `<c>-status` is seen
+   * (which it follows from then on, `status_token.ts`).
    */
-  status: { port: number; token?: string; secret?: string };
+  status: { port: number; token: string };
   /** How long a fast shutdown may take before the instance manager escalates. */
   stopTimeoutMs: number;
   /** Service-account directory (token, ca.crt, namespace) for the API server. */
@@ -84,13 +83,6 @@ export function instanceOptionsFromEnv(env: (name: string) => string | undefined
       `The environment variable "PASSWORD_ENCRYPTION" must be "md5" or "scram-sha-256", got "${encryption}"`,
     );
   }
-  const statusToken = env("DBOP_STATUS_TOKEN") || undefined;
-  const statusSecret = env("DBOP_STATUS_SECRET") || undefined;
-  if (!statusToken && !statusSecret) {
-    throw new InstanceConfigError(
-      `The environment variable "DBOP_STATUS_SECRET" or "DBOP_STATUS_TOKEN" is required`,
-    );
-  }
   const appUser = env("APP_USER");
   const tlsDir = env("DBOP_TLS_DIR") || undefined;
   const tlsSecret = env("DBOP_TLS_SECRET") || undefined;
@@ -127,8 +119,7 @@ export function instanceOptionsFromEnv(env: (name: string) => string | undefined
     passwordEncryption: encryption,
     status: {
       port: number("DBOP_STATUS_PORT", 8000, [1, 65535]),
-      token: statusToken,
-      secret: statusSecret,
+      token: required("DBOP_STATUS_TOKEN"),
     },
     stopTimeoutMs: number("DBOP_STOP_TIMEOUT_SECONDS", 30, [1, 3600]) * 1000,
     serviceAccountDir: env("DBOP_SERVICE_ACCOUNT_DIR") ||

@@ -2,15 +2,18 @@
  * The bearer token the status endpoint accepts (`server.ts`): the one Secret
  * `<c>-status` holds now, followed by name (`objects.ts`), so when the
  * operator writes a new token (the Secret was deleted) every instance accepts
- * it without a restart of its pod. Until that Secret's watch has listed once,
- * the token from the pod's environment stands in (the kubelet resolved it when
- * the container started): the endpoint authenticates the operator from its
- * first moment, and where the Secret cannot be watched (the API server not
- * reachable yet, or an instance Role that does not grant it yet, as while
- * dbop is upgraded) it works as it did before the Secret was followed. Once
- * listed, only the Secret counts: while it is gone no token is accepted, so
- * deleting it revokes the old token at once; the operator writes the new one
- * in the same reconcile.
+ * it without a restart of its pod. The manager derives that name from the
+ * cluster's rather than reading it from its environment: following the
+ * Secret added nothing to the pod template, whose change rolls every pod.
+ * Until that Secret's watch has listed once, the token from the pod's
+ * environment stands in (the kubelet resolved it when the container
+ * started): the endpoint authenticates the operator from its first moment,
+ * and where the Secret cannot be watched (the API server not reachable yet,
+ * or an instance Role that does not grant it yet, as while dbop is upgraded)
+ * it works as it did before the Secret was followed. Once listed, only the
+ * Secret counts: while it is gone no token is accepted, so deleting it
+ * revokes the old token at once; the operator writes the new one in the same
+ * reconcile.
  *
  * @module
  */
@@ -26,9 +29,9 @@ export interface StatusTokenSecret {
 
 /** The token to accept now; undefined when there is none (every caller is refused). */
 export function statusToken(
-  fromEnvironment: string | undefined,
-  secret: StatusTokenSecret | undefined,
+  fromEnvironment: string,
+  secret: StatusTokenSecret,
 ): string | undefined {
-  if (secret === undefined || !secret.listed) return fromEnvironment;
+  if (!secret.listed) return fromEnvironment;
   return secret.data?.[STATUS_TOKEN_KEY] || undefined;
 }

@@ -255,7 +255,6 @@ export class LocalInstances {
       APP_DATABASE: this.cluster.spec.security.authentication.database,
       PASSWORD_ENCRYPTION: this.cluster.spec.security.authentication.type,
       DBOP_STATUS_PORT: String(STATUS_PORT),
-      DBOP_STATUS_SECRET: statusTokenSecretName(this.#name),
       DBOP_STATUS_TOKEN: this.statusToken,
       DBOP_STOP_TIMEOUT_SECONDS: String(options.stopTimeoutSeconds ?? 30),
     };

@@ -131,9 +131,8 @@ function instanceEnv(cluster: DatabaseCluster): V1EnvVar[] {
     value("APP_DATABASE", cluster.spec.security.authentication.database),
     value("PASSWORD_ENCRYPTION", cluster.spec.security.authentication.type),
     value("DBOP_STATUS_PORT", String(STATUS_PORT)),
-    // The token the status endpoint accepts follows its Secret; the variable stands in until
-    // the Secret is seen, and wherever the Secret cannot be watched.
-    value("DBOP_STATUS_SECRET", statusTokenSecretName(name)),
+    // The instance manager follows this Secret by name; the variable is the token until the
+    // Secret is seen, and wherever the Secret cannot be watched.
     fromSecret("DBOP_STATUS_TOKEN", statusTokenSecretName(name), STATUS_TOKEN_KEY),
     value("DBOP_STOP_TIMEOUT_SECONDS", String(STOP_TIMEOUT_SECONDS)),
     // The Secrets the instance manager follows, so a changed password reaches PostgreSQL.

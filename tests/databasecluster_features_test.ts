@@ -256,6 +256,7 @@ Deno.test({
           `${name}-superuser`,
           `${name}-replication`,
           `${name}-app`,
+          `${name}-status`,
           `${name}-server`,
         ],
         verbs: ["list", "watch"],
@@ -267,6 +268,13 @@ Deno.test({
         verbs: ["list", "watch"],
       },
       { apiGroups: ["events.k8s.io"], resources: ["events"], verbs: ["create", "patch"] },
+      {
+        apiGroups: ["coordination.k8s.io"],
+        resources: ["leases"],
+        resourceNames: [`${name}-primary`],
+        verbs: ["get", "update"],
+      },
+      { apiGroups: ["coordination.k8s.io"], resources: ["leases"], verbs: ["create"] },
     ];
     assert.deepEqual(role.rules, rules("pg"), "exactly the instance manager's needs");
     const binding = await getJson(cluster, ["get", "rolebinding", "pg-instance", "-n", ns]);
@@ -341,6 +349,12 @@ Deno.test({
         fieldSelector: "metadata.name=pg-app",
       });
       assert.deepEqual(appSecret.items.map((s) => s.metadata?.name), ["pg-app"]);
+      // Its status token, by name, so its endpoint accepts a new one without a restart.
+      const statusSecret = await asInstance.list(Secrets, {
+        namespace: ns,
+        fieldSelector: "metadata.name=pg-status",
+      });
+      assert.deepEqual(statusSecret.items.map((s) => s.metadata?.name), ["pg-status"]);
       // Its ConfigMap and server certificate, by name, as it keeps their files.
       const serverSecret = await asInstance.list(Secrets, {
         namespace: ns,
@@ -407,8 +421,9 @@ Deno.test({
         () => asInstance.list(Secrets, { namespace: ns, fieldSelector: "metadata.name=other-app" }),
       );
       await refused(
-        "its status token Secret by name",
-        () => asInstance.list(Secrets, { namespace: ns, fieldSelector: "metadata.name=pg-status" }),
+        "another cluster's status token",
+        () =>
+          asInstance.list(Secrets, { namespace: ns, fieldSelector: "metadata.name=other-status" }),
       );
       await refused(
         "another cluster's ConfigMap",
@@ -448,6 +463,8 @@ Deno.test({
     assert.equal(await canI("delete", "databaseclusters/pg"), "no");
     assert.equal(await canI("get", "databaseclusters/other"), "no");
     assert.equal(await canI("get", "secrets/pg-status"), "no");
+    assert.equal(await canI("watch", "secrets/pg-status"), "yes");
+    assert.equal(await canI("watch", "secrets/other-status"), "no");
     assert.equal(await canI("watch", "secrets/pg-app"), "yes");
     assert.equal(await canI("get", "secrets/pg-app"), "no");
     assert.equal(await canI("watch", "configmaps/pg-config"), "yes");

@@ -47,8 +47,14 @@ function report(line: string): void {
   Deno.stderr.writeSync(new TextEncoder().encode(`[deploy] ${line}\n`));
 }
 
-/** The Secrets the "shop" cluster's instances follow: credentials, and its server certificate. */
-const SHOP_INSTANCE_SECRETS = ["shop-superuser", "shop-replication", "owner", "shop-server"];
+/** The Secrets the "shop" cluster's instances follow: credentials, status token, certificate. */
+const SHOP_INSTANCE_SECRETS = [
+  "shop-superuser",
+  "shop-replication",
+  "owner",
+  "shop-status",
+  "shop-server",
+];
 
 /** Drives a cluster through every path the ClusterRole is for, ending with its deletion. */
 async function exerciseEveryPath(cluster: TestCluster, ns: string): Promise<void> {

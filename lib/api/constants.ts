@@ -73,6 +73,9 @@ export const RESERVED_USERNAMES: readonly string[] = ["postgres", REPLICATION_US
 /** Database names that exist in every PostgreSQL cluster and so cannot be the application database. */
 export const RESERVED_DATABASES: readonly string[] = ["postgres", "template0", "template1"];
 
+/** The key of the status token in Secret `<c>-status`, which the operator and the instances share. */
+export const STATUS_TOKEN_KEY = "token";
+
 /** Application owner used when the operator generates the credentials. */
 export const DEFAULT_USERNAME = "app";
 

@@ -12,8 +12,11 @@ import type { V1Pod } from "@kubernetes/client-node";
 import { InstanceStatus, type InstanceSummary, lsnLag } from "../api/mod.ts";
 import { podReady } from "./status.ts";
 
-/** What polling one instance gave: its status, or why there is none. */
-export type Polled = { status: InstanceStatus } | { error: string };
+/**
+ * What polling one instance gave: its status, or why there is none (`unauthorized`: it
+ * refused the token, as one does that has not yet seen a new `<c>-status`).
+ */
+export type Polled = { status: InstanceStatus } | { error: string; unauthorized?: true };
 
 /** How to reach the status endpoints. */
 export interface PollOptions {
@@ -59,7 +62,8 @@ export async function pollInstance(podIP: string, options: PollOptions): Promise
     const response = await requestInstance(podIP, "/status", options);
     if (!response.ok) {
       await response.body?.cancel();
-      return { error: `status endpoint answered ${response.status}` };
+      const error = `status endpoint answered ${response.status}`;
+      return response.status === 401 ? { error, unauthorized: true } : { error };
     }
     const parsed = InstanceStatus.safeParse(await response.json());
     if (!parsed.success) return { error: "status endpoint answered an unknown shape" };
@@ -128,11 +132,12 @@ export function summarizeInstances(
  * Whether the instances that answered are where they should stay: each runs, a standby
  * streams, nothing waits for a restart. Instances that did not answer do not count (the pod
  * events of a recovering one bring the next reconcile), so a cluster of unreachable
- * instances is polled at the slow period, not in a loop.
+ * instances is polled at the slow period, not in a loop. One that refused the token is not
+ * settled: it follows `<c>-status` and takes a new token within moments.
  */
 export function instancesSettled(polled: ReadonlyMap<string, Polled>): boolean {
   return [...polled.values()].every((answer) => {
-    if ("error" in answer) return true;
+    if ("error" in answer) return answer.unauthorized !== true;
     const status = answer.status;
     if (status.postgres !== "running" || status.waiting || status.pendingRestart) return false;
     return status.role !== "standby" || status.walReceiverStreaming === true;

@@ -92,11 +92,16 @@ Deno.test("summarizeInstances() reports what a manager waits for, and a pod not 
   );
 });
 
-Deno.test("instancesSettled() is false while an answering instance starts, waits, lags or needs a restart", () => {
+Deno.test("instancesSettled() is false while an answering instance starts, waits, lags, needs a restart or refuses the token", () => {
   const settled = (...answers: Polled[]) =>
     instancesSettled(new Map(answers.map((answer, i) => [`pg-${i}`, answer])));
   assert.equal(settled({ status: primary }, { status: standby }), true);
   assert.equal(settled({ status: primary }, { error: "no answer in time" }), true);
+  assert.equal(
+    settled({ status: primary }, { error: "status endpoint answered 401", unauthorized: true }),
+    false,
+    "a refused token is polled again soon",
+  );
   assert.equal(settled({ status: { ...primary, postgres: "starting" } }), false);
   assert.equal(settled({ status: { ...primary, pendingRestart: true } }), false);
   assert.equal(

@@ -11,7 +11,7 @@
  */
 import type { V1Secret } from "@kubernetes/client-node";
 import { decodeDataValue } from "./specs/common.ts";
-import { STATUS_TOKEN_KEY } from "./specs/secrets.ts";
+import { STATUS_TOKEN_KEY } from "../api/constants.ts";
 
 const ALPHABET = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
 

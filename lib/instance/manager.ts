@@ -21,8 +21,11 @@
  * (`configuration.ts`): nothing starts before their files are written, and a
  * changed file is applied with a reload (`reload.ts`), never a restart; what
  * needs one is reported as `pendingRestart` and left to whoever decides the
- * order of restarts. A reload that changes `password_encryption` makes the
- * primary set every password again, so they are hashed as pg_hba.conf now asks.
+ * order of restarts, and what PostgreSQL refuses (`rejections.ts`) is the
+ * status's `lastError` and a `ConfigurationRejected` Warning event until a
+ * later check finds it fixed. A reload that changes `password_encryption`
+ * makes the primary set every password again, so they are hashed as
+ * pg_hba.conf now asks.
  *
  * @module
  */
@@ -50,6 +53,7 @@ import { readLocalData, runSql } from "./commands.ts";
 import type { ObjectsView } from "./objects.ts";
 import type { InstanceOptions } from "./options.ts";
 import { Postmaster } from "./postmaster.ts";
+import { describeRejections, rejectedConfiguration } from "./rejections.ts";
 import { reloadPostgres } from "./reload.ts";
 import { type BootstrapAction, decideBootstrap } from "./role.ts";
 import { STATUS_QUERY } from "./sql.ts";
@@ -95,6 +99,8 @@ export class InstanceManager {
   #waiting: { reason: string; message: string } | undefined;
   #lastError: string | undefined;
   #config: ConfigFollower;
+  /** What PostgreSQL refused of its files at the last check; undefined when nothing. */
+  #rejected: string | undefined;
   /** Asks the running PostgreSQL for a fast restart in its role; undefined when none runs. */
   #requestRestart: (() => void) | undefined;
   #primaryLease: ((owner: OwnerReference) => PrimaryLease) | undefined;
@@ -160,11 +166,12 @@ export class InstanceManager {
     if (this.ready()) {
       try {
         Object.assign(status, parseServerStatus(await runSql(this.#options, STATUS_QUERY)));
+        await this.#clearFixedRejection();
       } catch (error) {
         status.lastError = `Cannot query PostgreSQL: ${(error as Error).message}`;
       }
     }
-    const lastError = this.#lastError ?? this.#config.error;
+    const lastError = this.#rejected ?? this.#lastError ?? this.#config.error;
     if (lastError && !status.lastError) status.lastError = lastError;
     return status;
   }
@@ -227,18 +234,66 @@ export class InstanceManager {
       return;
     }
     const { before, after } = reloaded;
-    logger.info(
-      "Reloaded PostgreSQL for {files} in {ms} ms; settings waiting for a restart: {pending}",
-      {
-        files,
-        ms: Math.round(performance.now() - started),
-        pending: after.pendingRestart.join(", ") || "none",
-      },
-    );
+    const rejected = await this.#checkConfiguration();
+    const facts = {
+      files,
+      ms: Math.round(performance.now() - started),
+      pending: after.pendingRestart.join(", ") || "none",
+      rejected,
+    };
+    if (rejected) {
+      logger.warn(
+        "{rejected} (reloaded for {files} in {ms} ms); settings waiting for a restart: {pending}",
+        facts,
+      );
+    } else {
+      logger.info(
+        "Reloaded PostgreSQL for {files} in {ms} ms; settings waiting for a restart: {pending}",
+        facts,
+      );
+    }
     if (before.passwordEncryption !== after.passwordEncryption && this.#objects) {
       this.#applied = undefined;
       await this.#use(this.#wantedCredentials(this.#objects));
     }
+  }
+
+  /**
+   * Asks PostgreSQL what it refuses of its files now (`rejections.ts`); a problem not
+   * reported before is a Warning event on the cluster, once.
+   */
+  async #checkConfiguration(): Promise<string | undefined> {
+    const rejected = describeRejections(await rejectedConfiguration(this.#options));
+    const cluster = this.#cluster.object;
+    if (rejected !== undefined && rejected !== this.#rejected && cluster) {
+      this.#events?.record(cluster, {
+        type: "Warning",
+        reason: "ConfigurationRejected",
+        action: "Reload",
+        note: `${this.#options.pod}: ${rejected}`,
+      });
+    }
+    if (rejected === undefined) this.#clearRejection();
+    else this.#rejected = rejected;
+    return rejected;
+  }
+
+  /**
+   * Forgets a reported rejection that the files on disk no longer have: the fix may have
+   * come while PostgreSQL was down or starting, with no reload to check it. Only clears:
+   * between a file's write and its reload, a new restart-only setting looks refused.
+   */
+  async #clearFixedRejection(): Promise<void> {
+    if (this.#rejected === undefined) return;
+    const rejections = await rejectedConfiguration(this.#options);
+    if (describeRejections(rejections) === undefined) this.#clearRejection();
+  }
+
+  #clearRejection(): void {
+    if (this.#rejected !== undefined) {
+      logger.info("PostgreSQL takes its configuration files as written again");
+    }
+    this.#rejected = undefined;
   }
 
   /**

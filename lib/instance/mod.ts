@@ -7,7 +7,8 @@
  * decides (`manager.ts`), keeps its configuration and certificate files
  * from the API server and reloads PostgreSQL when they change
  * (`configuration.ts`), serves its status and restarts PostgreSQL when asked
- * on the pod IP (`server.ts`), forwards SIGHUP to PostgreSQL (reload), reaps
+ * on the pod IP (`server.ts`) to the token its Secret holds now
+ * (`status_token.ts`), forwards SIGHUP to PostgreSQL (reload), reaps
  * orphans (`reaper.ts`) and on
  * SIGTERM or SIGINT stops PostgreSQL with a fast shutdown within
  * `DBOP_STOP_TIMEOUT_SECONDS`.
@@ -31,11 +32,12 @@ import { installSelf } from "./install.ts";
 import { MallocTrimmer } from "./malloc_trim.ts";
 import { InstanceManager } from "./manager.ts";
 import { PrimaryLease } from "./lease.ts";
-import { primaryLeaseName } from "../databasecluster/names.ts";
+import { primaryLeaseName, statusTokenSecretName } from "../databasecluster/names.ts";
 import { ObjectsView } from "./objects.ts";
 import { InstanceConfigError, instanceOptionsFromEnv } from "./options.ts";
 import { Reaper } from "./reaper.ts";
 import { serveStatus } from "./server.ts";
+import { statusToken } from "./status_token.ts";
 
 const USAGE = "Usage: dbop instance run | dbop instance install PATH";
 
@@ -65,7 +67,9 @@ export async function runInstanceCommand(args: string[]): Promise<number> {
   const stop = new AbortController();
   const view = new ClusterView(resources, { namespace: options.namespace, name: options.cluster });
   const { follow } = options;
-  const secrets = [...Object.values(options.secrets), follow.tlsSecret];
+  // Named after the cluster, not in the pod's environment: following it changed no template.
+  const statusSecret = statusTokenSecretName(options.cluster);
+  const secrets = [...Object.values(options.secrets), statusSecret, follow.tlsSecret];
   const objects = new ObjectsView(resources, options.namespace, {
     secrets: secrets.filter((n): n is string => n !== undefined),
     configMaps: follow.configMap ? [follow.configMap] : [],
@@ -99,7 +103,11 @@ export async function runInstanceCommand(args: string[]): Promise<number> {
   const server = serveStatus(manager, {
     hostname: options.podIp,
     port: options.status.port,
-    token: options.status.token,
+    token: () =>
+      statusToken(options.status.token, {
+        listed: objects.secretListed(statusSecret),
+        data: objects.secret(statusSecret),
+      }),
     signal: stop.signal,
   });
   const watching = Promise.all([view.run(stop.signal), objects.run(stop.signal)]).catch(

@@ -35,6 +35,8 @@ export class ObjectsView {
   #namespace: string;
   #names: { kind: Kind; name: string }[];
   #data = new Map<string, Record<string, string>>();
+  /** The objects whose watch has listed once, so that no data means they do not exist. */
+  #listed = new Set<string>();
   #changes = new Changes();
 
   constructor(
@@ -55,6 +57,11 @@ export class ObjectsView {
     return this.#data.get(`Secret/${name}`);
   }
 
+  /** Whether the watch of Secret `name` has listed once: from then on, no data means no Secret. */
+  secretListed(name: string): boolean {
+    return this.#listed.has(`Secret/${name}`);
+  }
+
   /** The data of ConfigMap `name` as last seen; undefined before it is seen or once deleted. */
   configMap(name: string): Record<string, string> | undefined {
     return this.#data.get(`ConfigMap/${name}`);
@@ -71,6 +78,7 @@ export class ObjectsView {
       });
       const key = `${kind}/${name}`;
       for await (const event of events) {
+        if (event.type === "Listed") this.#listed.add(key);
         const object = event.type === "Listed"
           ? event.items[0]
           : event.type === "Deleted"

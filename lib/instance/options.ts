@@ -1,8 +1,8 @@
 /**
  * What `dbop instance run` is told, all from the environment the pod spec
  * sets (the downward API for the pod's name, namespace and IP; Secrets for
- * passwords), so the command line stays free of secrets. A missing or invalid
- * variable is one clear error naming it.
+ * passwords and the status token), so the command line stays free of
+ * secrets. A missing or invalid variable is one clear error naming it.
  *
  * @module
  */
@@ -37,6 +37,10 @@ export interface InstanceOptions {
   app?: { user: string; password: string; database: string };
   /** The password method initdb sets for host connections (`security.authentication.type`). */
   passwordEncryption: "md5" | "scram-sha-256";
+  /**
+   * The status endpoint's port, and the token it accepts until Secret `<c>-status` is seen
+   * (which it follows from then on, `status_token.ts`).
+   */
   status: { port: number; token: string };
   /** How long a fast shutdown may take before the instance manager escalates. */
   stopTimeoutMs: number;

@@ -5,8 +5,9 @@
  * `postmasterStartTime` change) and `POST /passwords` takes a credential
  * Secret's new password before the Secret holds it (`{"secret", "password"}`;
  * 204 once PostgreSQL has it, 409 when this is not a running primary), all to
- * a caller presenting the cluster's status token as a bearer token, refusing everyone else with 401 (the
- * comparison takes the same time whatever the token); unauthenticated,
+ * a caller presenting the cluster's status token as a bearer token (the one
+ * its Secret holds now, `status_token.ts`), refusing everyone else with 401
+ * (the comparison takes the same time whatever the token); unauthenticated,
  * `GET /readyz` says only whether PostgreSQL accepts connections (the
  * readiness probe) and `GET /healthz` that the manager answers (liveness).
  *
@@ -74,8 +75,14 @@ async function handOver(source: StatusSource, request: Request): Promise<Respons
     : new Response(`${outcome.reason}\n`, { status: outcome.status });
 }
 
-/** The endpoint's request handler. */
-export function statusHandler(source: StatusSource, token: string): Deno.ServeHandler {
+/**
+ * The endpoint's request handler; `token` gives the token to accept at each request
+ * (undefined: none, so every authenticated path answers 401).
+ */
+export function statusHandler(
+  source: StatusSource,
+  token: () => string | undefined,
+): Deno.ServeHandler {
   return async (request) => {
     const { pathname } = new URL(request.url);
     if (!Object.hasOwn(ROUTES, pathname)) return new Response("Not found\n", { status: 404 });
@@ -86,7 +93,8 @@ export function statusHandler(source: StatusSource, token: string): Deno.ServeHa
         headers: { allow: route.method },
       });
     }
-    if (route.authenticated && !await authorized(request, token)) {
+    const accepted = route.authenticated ? token() : undefined;
+    if (route.authenticated && (accepted === undefined || !await authorized(request, accepted))) {
       return new Response("Unauthorized\n", {
         status: 401,
         headers: { "www-authenticate": "Bearer" },
@@ -114,7 +122,12 @@ export function statusHandler(source: StatusSource, token: string): Deno.ServeHa
 /** Serves the endpoint on `hostname:port` until `signal` aborts. */
 export function serveStatus(
   source: StatusSource,
-  options: { hostname: string; port: number; token: string; signal: AbortSignal },
+  options: {
+    hostname: string;
+    port: number;
+    token: () => string | undefined;
+    signal: AbortSignal;
+  },
 ): Deno.HttpServer {
   return Deno.serve({
     hostname: options.hostname,

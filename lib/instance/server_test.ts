@@ -5,7 +5,12 @@ import { statusHandler } from "./server.ts";
 const status: InstanceStatus = { pod: "pg-0", postgres: "running", role: "primary" };
 const info = {} as Deno.ServeHandlerInfo<Deno.NetAddr>;
 
-function handler(ready = true, restarts: string[] = [], handedOver: string[][] = []) {
+function handler(
+  ready = true,
+  restarts: string[] = [],
+  handedOver: string[][] = [],
+  token: () => string | undefined = () => "s3cret",
+) {
   return statusHandler({
     status: () => Promise.resolve(status),
     ready: () => ready,
@@ -21,7 +26,7 @@ function handler(ready = true, restarts: string[] = [], handedOver: string[][] =
           : { applied: false, status: 409, reason: "Not a running primary" },
       );
     },
-  }, "s3cret");
+  }, token);
 }
 
 async function get(path: string, headers: Record<string, string> = {}, ready = true) {
@@ -51,6 +56,25 @@ Deno.test("statusHandler() answers /status only to the cluster's bearer token", 
   ) {
     assert.equal((await get("/status", headers)).code, 401, JSON.stringify(headers));
   }
+});
+
+Deno.test("statusHandler() accepts the token it is given now, and none when there is none", async () => {
+  let current: string | undefined = "old";
+  const serve = handler(true, [], [], () => current);
+  const code = async (token: string) =>
+    (await serve(
+      new Request("http://127.0.0.1/status", { headers: { authorization: `Bearer ${token}` } }),
+      info,
+    )).status;
+  assert.equal(await code("old"), 200);
+  current = undefined;
+  assert.equal(await code("old"), 401, "no token known: everyone is refused");
+  assert.equal(await code("undefined"), 401);
+  current = "new";
+  assert.equal(await code("old"), 401, "the old token is refused");
+  assert.equal(await code("new"), 200);
+  const ready = await serve(new Request("http://127.0.0.1/readyz"), info);
+  assert.equal(ready.status, 200, "the probes need no token");
 });
 
 Deno.test("statusHandler() serves readiness without a token and nothing else", async () => {

@@ -37,8 +37,11 @@ export interface DatabasePods extends AsyncDisposable {
   namespace: string;
   sandbox: Sandbox;
   kubelet: Kubelet;
-  operator: TestOperator;
+  /** The operator running now (a new one after {@linkcode DatabasePods.withoutOperator}). */
+  readonly operator: TestOperator;
   resources: Resources;
+  /** Runs `fn` with the operator stopped (for a change it would undo), then starts a new one. */
+  withoutOperator<T>(fn: () => Promise<T>): Promise<T>;
   /** Applies a manifest in the namespace. */
   apply(object: unknown): Promise<void>;
   pod(name: string): Promise<V1Pod | undefined>;
@@ -120,10 +123,9 @@ export async function databasePods(
     images: await localImages(sandbox),
   });
   // Polled every 2 s once settled (30 s by default), so tests see status.instances follow writes.
-  const operator = startOperator(test.kubeconfigPath, {
-    namespaces: [namespace],
-    instanceStatusPeriodMs: 2000,
-  });
+  const newOperator = () =>
+    startOperator(test.kubeconfigPath, { namespaces: [namespace], instanceStatusPeriodMs: 2000 });
+  let operator = newOperator();
   const resources = resourcesFor(test.kubeconfigPath);
   const running = async (cluster: string, replicas: number, timeoutMs = 180_000) => {
     const pods = Array.from({ length: replicas }, (_, i) => `${cluster}-${i}`);
@@ -188,7 +190,17 @@ export async function databasePods(
     namespace,
     sandbox,
     kubelet,
-    operator,
+    get operator() {
+      return operator;
+    },
+    async withoutOperator(fn) {
+      await operator.stop();
+      try {
+        return await fn();
+      } finally {
+        operator = newOperator();
+      }
+    },
     resources,
     running,
     logTails,

@@ -7,14 +7,18 @@
  * directory holding a real token of the cluster's ServiceAccount. The
  * configuration files and certificates are dbop's builders' output; the
  * ServiceAccount, Role and RoleBinding are created here with the grants the
- * instance manager needs.
+ * instance manager needs, and the status token's Secret, which it follows.
  *
  * @module
  */
 import { parse } from "yaml";
 import type { DatabaseCluster } from "../../lib/api/mod.ts";
-import { generatedUsername, REPLICATION_USERNAME } from "../../lib/api/mod.ts";
-import { podName, primaryLeaseName } from "../../lib/databasecluster/names.ts";
+import { generatedUsername, REPLICATION_USERNAME, STATUS_TOKEN_KEY } from "../../lib/api/mod.ts";
+import {
+  podName,
+  primaryLeaseName,
+  statusTokenSecretName,
+} from "../../lib/databasecluster/names.ts";
 import { BINARY_PERMISSIONS } from "../../lib/instance/install.ts";
 import { type Passwords, resolvePasswords } from "../../lib/databasecluster/passwords.ts";
 import {
@@ -32,7 +36,11 @@ const MOD_TS = new URL("../../mod.ts", import.meta.url).pathname;
 /** The status endpoint's port in every pod. */
 export const STATUS_PORT = 8000;
 
-/** The Role an instance manager's ServiceAccount gets: its own cluster, nothing else. */
+/**
+ * The Role an instance manager's ServiceAccount gets: its own cluster, its primary Lease and
+ * its status token Secret, nothing else (the other Secrets and the ConfigMap are not followed
+ * here).
+ */
 export function instanceRole(cluster: string, namespace: string): Record<string, unknown> {
   return {
     apiVersion: "rbac.authorization.k8s.io/v1",
@@ -58,6 +66,12 @@ export function instanceRole(cluster: string, namespace: string): Record<string,
         verbs: ["get", "update"],
       },
       { apiGroups: ["coordination.k8s.io"], resources: ["leases"], verbs: ["create"] },
+      {
+        apiGroups: [""],
+        resources: ["secrets"],
+        resourceNames: [statusTokenSecretName(cluster)],
+        verbs: ["list", "watch"],
+      },
     ],
   };
 }
@@ -133,7 +147,7 @@ export class LocalInstances {
     }
     const files = { hba: renderPgHba(cluster), tls };
     const instances = new LocalInstances(sandbox, test, { cluster, passwords, files });
-    await instances.#createRbac();
+    await instances.#createObjects();
     return instances;
   }
 
@@ -145,9 +159,16 @@ export class LocalInstances {
     return this.cluster.metadata.namespace!;
   }
 
-  async #createRbac(): Promise<void> {
+  /** The instances' ServiceAccount, Role and RoleBinding, and the Secret of the status token. */
+  async #createObjects(): Promise<void> {
     const sa = `${this.#name}-instance`;
     const objects = [
+      {
+        apiVersion: "v1",
+        kind: "Secret",
+        metadata: { name: statusTokenSecretName(this.#name), namespace: this.#namespace },
+        stringData: { [STATUS_TOKEN_KEY]: this.statusToken },
+      },
       {
         apiVersion: "v1",
         kind: "ServiceAccount",

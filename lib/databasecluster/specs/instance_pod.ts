@@ -5,12 +5,13 @@
  * reads everything from its environment (the downward API for the pod's name,
  * namespace and IP; Secrets by reference for passwords and the status token,
  * never inline), uses the cluster's `<c>-instance` ServiceAccount to watch its
- * DatabaseCluster, its ConfigMap and its TLS Secret (it writes their files into
- * an emptyDir of its own and reloads PostgreSQL when they change: neither is a
- * volume, whose refresh by the kubelet is slow), and serves readiness and
- * status on the status port. The
- * exporter sidecar when monitoring is enabled; volumes, probes, security
- * context and scheduling spread. Which instance is the primary is not in the
+ * DatabaseCluster, its Secrets (credentials and status token, so a new one is
+ * used without a restart), its ConfigMap and its TLS Secret (it writes their
+ * files into an emptyDir of its own and reloads PostgreSQL when they change:
+ * neither is a volume, whose refresh by the kubelet is slow), and serves
+ * readiness and status on the status port. The exporter sidecar when
+ * monitoring is enabled; volumes, probes, security context and scheduling
+ * spread. Which instance is the primary is not in the
  * template: `status.targetPrimary` decides it, so changing it rolls no pod.
  *
  * @module
@@ -27,7 +28,7 @@ import type {
   V1Volume,
   V1VolumeMount,
 } from "@kubernetes/client-node";
-import { type DatabaseCluster, REPLICATION_USERNAME } from "../../api/mod.ts";
+import { type DatabaseCluster, REPLICATION_USERNAME, STATUS_TOKEN_KEY } from "../../api/mod.ts";
 import { SERVICE_ACCOUNT_DIR } from "../../kube/in_cluster.ts";
 import {
   configMapName,
@@ -130,7 +131,9 @@ function instanceEnv(cluster: DatabaseCluster): V1EnvVar[] {
     value("APP_DATABASE", cluster.spec.security.authentication.database),
     value("PASSWORD_ENCRYPTION", cluster.spec.security.authentication.type),
     value("DBOP_STATUS_PORT", String(STATUS_PORT)),
-    fromSecret("DBOP_STATUS_TOKEN", statusTokenSecretName(name), "token"),
+    // The instance manager follows this Secret by name; the variable is the token until the
+    // Secret is seen, and wherever the Secret cannot be watched.
+    fromSecret("DBOP_STATUS_TOKEN", statusTokenSecretName(name), STATUS_TOKEN_KEY),
     value("DBOP_STOP_TIMEOUT_SECONDS", String(STOP_TIMEOUT_SECONDS)),
     // The Secrets the instance manager follows, so a changed password reaches PostgreSQL.
     value("DBOP_SUPERUSER_SECRET", superuserSecretName(name)),

@@ -76,7 +76,7 @@ Deno.test("the pod's environment is exactly what the instance manager reads", ()
     return values.get(name);
   });
   assert.equal(options.podIp, "<POD_IP>");
-  assert.equal(options.status.token, "<DBOP_STATUS_TOKEN>");
+  assert.deepEqual(options.status, { port: 8000, token: "<DBOP_STATUS_TOKEN>" });
   assert.equal(options.stopTimeoutMs, 50_000);
   const unread = [...values.keys()].filter((name) => !read.has(name));
   assert.deepEqual(unread, []);

@@ -4,14 +4,15 @@
  * exactly what `dbop instance run` needs (read and watch its own
  * DatabaseCluster, by name; server-side apply `status.systemIdentifier` to
  * it; list and watch its credential Secrets, by name, so the primary applies
- * a changed password; list and watch its ConfigMap and server TLS Secret, by
- * name, so the instance reloads PostgreSQL on a changed setting or
- * certificate; create and patch Events; get and update the primary Lease
- * `<c>-primary`, by name, and create Leases, the gate of promotion in
- * `lib/instance/lease.ts`) and the RoleBinding that grants that Role to that
- * ServiceAccount. The Role names the cluster, the ConfigMap, the Secrets and
- * the Lease in `resourceNames`, so an instance can neither read nor write
- * another cluster's, and it grants nothing else: no other Secret or
+ * a changed password; list and watch its status token Secret, by name, so the
+ * status endpoint accepts a new token at once; list and watch its ConfigMap
+ * and server TLS Secret, by name, so the instance reloads PostgreSQL on a
+ * changed setting or certificate; create and patch Events; get and update the
+ * primary Lease `<c>-primary`, by name, and create Leases, the gate of
+ * promotion in `lib/instance/lease.ts`) and the RoleBinding that grants that
+ * Role to that ServiceAccount. The Role names the cluster, the ConfigMap, the
+ * Secrets and the Lease in `resourceNames`, so an instance can neither read
+ * nor write another cluster's, and it grants nothing else: no other Secret or
  * ConfigMap, no pods, no delete of the Lease. Only `create` of Leases cannot
  * be limited by name (RBAC authorizes a create before the object's name is
  * known), so an instance may create other Leases in its namespace but never
@@ -33,6 +34,7 @@ import {
   instanceServiceAccountName,
   primaryLeaseName,
   replicationSecretName,
+  statusTokenSecretName,
   superuserSecretName,
 } from "../names.ts";
 import { childMetadata, clusterName, clusterNamespace } from "./common.ts";
@@ -49,8 +51,8 @@ function metadata(cluster: DatabaseCluster) {
 }
 
 /**
- * The Secrets an instance manager follows: superuser, replication, application owner and,
- * with TLS, the server certificate.
+ * The Secrets an instance manager follows: superuser, replication, application owner, the
+ * status token and, with TLS, the server certificate.
  */
 export function instanceSecretNames(cluster: DatabaseCluster): string[] {
   const name = clusterName(cluster);
@@ -58,6 +60,7 @@ export function instanceSecretNames(cluster: DatabaseCluster): string[] {
     superuserSecretName(name),
     replicationSecretName(name),
     appCredentialsSecretName(cluster),
+    statusTokenSecretName(name),
   ];
   const tls = serverTlsSecretName(cluster);
   if (tls) names.push(tls);

@@ -46,7 +46,7 @@ Deno.test("buildInstanceRole() grants exactly its own cluster, its status, Secre
     {
       apiGroups: [""],
       resources: ["secrets"],
-      resourceNames: ["pg-superuser", "pg-replication", "pg-app", "pg-server"],
+      resourceNames: ["pg-superuser", "pg-replication", "pg-app", "pg-status", "pg-server"],
       verbs: ["list", "watch"],
     },
     {
@@ -71,6 +71,7 @@ Deno.test("buildInstanceRole() grants exactly its own cluster, its status, Secre
     "pg-superuser",
     "pg-replication",
     "owner",
+    "pg-status",
     "pg-server",
   ]);
   const theirs = buildInstanceRole(
@@ -78,7 +79,12 @@ Deno.test("buildInstanceRole() grants exactly its own cluster, its status, Secre
   );
   assert.equal(theirs.rules?.[2].resourceNames?.at(-1), "mine");
   const plain = buildInstanceRole(testCluster({ security: { tls: { enabled: false } } }));
-  assert.deepEqual(plain.rules?.[2].resourceNames, ["pg-superuser", "pg-replication", "pg-app"]);
+  assert.deepEqual(plain.rules?.[2].resourceNames, [
+    "pg-superuser",
+    "pg-replication",
+    "pg-app",
+    "pg-status",
+  ]);
 });
 
 Deno.test("buildInstanceRole() names only its own cluster, whatever the cluster is called", () => {

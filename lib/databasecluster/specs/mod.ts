@@ -51,7 +51,6 @@ export {
   connectionUri,
   jdbcUri,
   pgpassLine,
-  STATUS_TOKEN_KEY,
   SUPERUSER,
 } from "./secrets.ts";
 export {

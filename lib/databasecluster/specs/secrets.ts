@@ -2,8 +2,8 @@
  * Builders of the credential Secrets: `<c>-superuser` (role `postgres`),
  * `<c>-app` (the application owner, unless `existingSecret` supplies it),
  * `<c>-replication` (the streaming replication role) and `<c>-status` (the
- * bearer token of the instances' status endpoints, which the pods get as an
- * environment variable and the operator sends when it polls them). Passwords
+ * bearer token of the instances' status endpoints, which their managers follow
+ * by name and the operator sends when it polls them). Passwords
  * and the token are inputs (see `../passwords.ts`), so building never
  * generates or rotates one. The user-facing Secrets carry ready-made
  * connection details for the `-rw` Service: username, password, host, port,
@@ -12,7 +12,12 @@
  * @module
  */
 import type { V1Secret } from "@kubernetes/client-node";
-import { type DatabaseCluster, generatedUsername, REPLICATION_USERNAME } from "../../api/mod.ts";
+import {
+  type DatabaseCluster,
+  generatedUsername,
+  REPLICATION_USERNAME,
+  STATUS_TOKEN_KEY,
+} from "../../api/mod.ts";
 import {
   appSecretName,
   readWriteServiceName,
@@ -22,9 +27,6 @@ import {
   superuserSecretName,
 } from "../names.ts";
 import { childMetadata, clusterName, clusterNamespace, encodeData } from "./common.ts";
-
-/** The key of the status token in Secret `<c>-status`. */
-export const STATUS_TOKEN_KEY = "token";
 
 /** The superuser role the image's initdb creates. */
 export const SUPERUSER = "postgres";

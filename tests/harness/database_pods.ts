@@ -49,8 +49,9 @@ export interface DatabasePods extends AsyncDisposable {
   /** The address a Service name resolves to in the pods (its ClusterIP). */
   serviceAddress(name: string): string;
   /**
-   * Waits until the `replicas` instances of `cluster` run PostgreSQL and every standby
-   * streams; fails with the instances' last output lines.
+   * Waits until the `replicas` instances of `cluster` run PostgreSQL, one of them (whichever)
+   * as the primary and every other as a standby that streams; fails with the instances' last
+   * output lines.
    */
   running(cluster: string, replicas: number, timeoutMs?: number): Promise<InstanceStatus[]>;
   /** The last lines each container of `pods` printed, for a failure's message. */
@@ -117,8 +118,10 @@ export async function databasePods(
     try {
       return await eventually(`"${cluster}" running, its standbys streaming`, async () => {
         const all = await Promise.all(pods.map((pod) => instanceStatus(cluster, pod)));
+        // A rolling update ends with another instance as the primary than ordinal 0.
         const up = all.every((s) => s?.postgres === "running") &&
-          all.slice(1).every((s) => s?.walReceiverStreaming === true);
+          all.filter((s) => s?.role === "primary").length === 1 &&
+          all.every((s) => s?.role === "primary" || s?.walReceiverStreaming === true);
         return up ? all as InstanceStatus[] : undefined;
       }, { timeoutMs, intervalMs: 500 });
     } catch (error) {

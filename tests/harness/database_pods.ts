@@ -37,7 +37,10 @@ export interface DatabasePods extends AsyncDisposable {
   namespace: string;
   sandbox: Sandbox;
   kubelet: Kubelet;
-  operator: TestOperator;
+  /** The operator running now. */
+  readonly operator: TestOperator;
+  /** Stops the operator and starts a new one, which knows only what the cluster shows. */
+  restartOperator(): Promise<void>;
   resources: Resources;
   /** Applies a manifest in the namespace. */
   apply(object: unknown): Promise<void>;
@@ -108,10 +111,9 @@ export async function databasePods(
     images: await localImages(sandbox),
   });
   // Polled every 2 s once settled (30 s by default), so tests see status.instances follow writes.
-  const operator = startOperator(test.kubeconfigPath, {
-    namespaces: [namespace],
-    instanceStatusPeriodMs: 2000,
-  });
+  const start = () =>
+    startOperator(test.kubeconfigPath, { namespaces: [namespace], instanceStatusPeriodMs: 2000 });
+  let operator = start();
   const resources = resourcesFor(test.kubeconfigPath);
   const running = async (cluster: string, replicas: number, timeoutMs = 180_000) => {
     const pods = Array.from({ length: replicas }, (_, i) => `${cluster}-${i}`);
@@ -178,7 +180,13 @@ export async function databasePods(
     namespace,
     sandbox,
     kubelet,
-    operator,
+    get operator() {
+      return operator;
+    },
+    async restartOperator() {
+      await operator.stop();
+      operator = start();
+    },
     resources,
     running,
     logTails,

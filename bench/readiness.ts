@@ -27,8 +27,9 @@ export function statefulSetRolledOut(sts: V1StatefulSet | undefined): boolean {
   if (!status) return false;
   return (status.observedGeneration ?? 0) >= (sts?.metadata?.generation ?? 0) &&
     (status.readyReplicas ?? 0) >= replicas &&
-    (status.updatedReplicas ?? 0) >= replicas &&
-    status.currentRevision === status.updateRevision;
+    // Counted over live pods of the newest revision (dbop updates on delete, so currentRevision
+    // never catches up with updateRevision).
+    (status.updatedReplicas ?? 0) >= replicas;
 }
 
 /** The PostgreSQL version a StatefulSet runs, from the annotation dbop sets. */

@@ -54,7 +54,9 @@ Deno.test("statefulSetRolledOut() needs the generation observed and every replic
   };
   assert.equal(statefulSetRolledOut(sts(done)), true);
   assert.equal(statefulSetRolledOut(sts({ ...done, observedGeneration: 1 })), false);
-  assert.equal(statefulSetRolledOut(sts({ ...done, currentRevision: "r1" })), false);
+  assert.equal(statefulSetRolledOut(sts({ ...done, updatedReplicas: 0 })), false);
+  // Updated on delete, the controller never moves currentRevision.
+  assert.equal(statefulSetRolledOut(sts({ ...done, currentRevision: "r1" })), true);
   assert.equal(statefulSetRolledOut(sts({ ...done, readyReplicas: 0 })), false);
   assert.equal(statefulSetRolledOut(undefined), false);
 });

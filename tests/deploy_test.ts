@@ -123,6 +123,8 @@ async function exerciseEveryPath(cluster: TestCluster, ns: string): Promise<void
   await patch({
     spec: {
       replicas: 1,
+      // A minor version bump changes the pod template: dbop deletes the outdated pod.
+      version: "16.5",
       storage: { size: "2Gi" },
       backup: { enabled: false },
       monitoring: { podMonitor: false },
@@ -137,6 +139,12 @@ async function exerciseEveryPath(cluster: TestCluster, ns: string): Promise<void
     const pvc = await getJson(cluster, ["get", "pvc", "data-shop-0", "-n", ns]);
     return gone.every(Boolean) && pvc.spec.resources.requests.storage === "2Gi" ? true : undefined;
   }, { timeoutMs: 90_000 });
+  await eventually("the pod replaced with the new version", async () => {
+    const pod = await getJson(cluster, ["get", "pod", "shop-0", "-n", ns]);
+    return pod.spec.containers[0].image === "postgres:16.5" && pod.status.phase === "Running"
+      ? true
+      : undefined;
+  }, { timeoutMs: 120_000 });
   await cluster.kubectlOk(["delete", "configmap", "shop-config", "-n", ns]);
   await eventually(
     "the ConfigMap recreated",

@@ -203,6 +203,16 @@ function haSchema() {
       "Bytes of WAL a standby may lack, against the primary's last polled position, and still " +
         "be promoted by a failover. Unset: no limit.",
     ),
+    primaryUpdateMethod: z.enum(["switchover", "restart"]).default("switchover").describe(
+      "How a rolling update (a change of the pod template: image, resources, authentication " +
+        "type, TLS on or off) replaces the primary's pod, once every standby's pod has been " +
+        "replaced, one at a time, each only while every instance runs and every standby " +
+        "streams within 16 MiB of the primary. switchover (default): the most advanced " +
+        "replaced standby is promoted (a SwitchoverStarted event), then the old primary's pod " +
+        "is replaced like a standby's. restart: the primary's pod is deleted and made anew on " +
+        "its volume, a short outage; a failover happens only if it does not run as the " +
+        "primary again within failoverDelay. A single instance is always restarted.",
+    ),
     podAntiAffinity: z.enum(["preferred", "required"]).default("preferred").describe(
       "Spread instances over nodes: preferred (best effort) or required (an instance stays " +
         "Pending rather than share a node). Defaults to preferred.",

@@ -24,7 +24,12 @@ Deno.test("DatabaseClusterSpec applies every default to a minimal spec", () => {
       tls: { enabled: true },
       authentication: { type: "scram-sha-256", database: "app" },
     },
-    ha: { enabled: true, failoverDelay: 10, podAntiAffinity: "preferred" },
+    ha: {
+      enabled: true,
+      failoverDelay: 10,
+      primaryUpdateMethod: "switchover",
+      podAntiAffinity: "preferred",
+    },
     monitoring: { enabled: false, port: 9187, path: "/metrics", podMonitor: false },
     backup: { enabled: false, retention: 7 },
     postgresql: {},
@@ -64,7 +69,13 @@ Deno.test("DatabaseClusterSpec accepts a fully specified cluster", () => {
       tls: { enabled: true, secretName: "pg-tls" },
       authentication: { type: "md5", database: "orders", existingSecret: "orders-app" },
     },
-    ha: { enabled: true, failoverDelay: 10, podAntiAffinity: "required", pdb: false },
+    ha: {
+      enabled: true,
+      failoverDelay: 10,
+      primaryUpdateMethod: "restart",
+      podAntiAffinity: "required",
+      pdb: false,
+    },
     monitoring: { enabled: true, port: 9000, path: "/m", podMonitor: true },
     backup: {
       enabled: true,

@@ -28,6 +28,12 @@ export const LABELS = {
   role: `${GROUP}/role`,
 } as const;
 
+/**
+ * The label the StatefulSet controller puts on each pod it makes: the revision of the pod
+ * template the pod was made from (`status.updateRevision` is the newest).
+ */
+export const POD_REVISION_LABEL = "controller-revision-hash";
+
 /** Annotation keys dbop sets. */
 export const ANNOTATIONS = {
   /** On the StatefulSet: the PostgreSQL version it runs, so a major change can be refused. */

@@ -18,7 +18,13 @@
  *   another instance. A request (the instance, with the time in
  *   `database.example.com/promote-at` when `dbop promote` asked) is acted on
  *   once: `status.promoteRequest` records it. The named instance must be a
- *   running standby that streams; until it is, the request waits.
+ *   running standby that streams; until it is, the request waits. A rolling
+ *   update (`rollout.ts`) asks for one the same way with `switchoverTo`,
+ *   recorded nowhere: it asks again until the primary is that instance. The
+ *   annotation goes first.
+ * - **Restart**: while a rolling update restarts the primary's pod
+ *   (`restartingPrimary`), its pod being deleted or made anew is waited for
+ *   `ha.failoverDelay`, like a crash, rather than failed over at once.
  * - **Completion**: once the target reports it runs as the primary, it
  *   becomes `currentPrimary`.
  *
@@ -56,6 +62,10 @@ export interface PrimaryInput {
   };
   /** The value of the promote annotation, if any. */
   promoteRequest?: string;
+  /** The instance a rolling update wants as the primary, if any. */
+  switchoverTo?: string;
+  /** Whether a rolling update is restarting the primary's pod on purpose. */
+  restartingPrimary?: boolean;
   pods: readonly V1Pod[];
   polled: ReadonlyMap<string, Polled>;
   /** Since when (ms) the current primary has been seen not running as the primary. */
@@ -122,9 +132,10 @@ function primaryTrouble(
   primary: string,
 ): { why: string; lost: boolean } | undefined {
   const pod = live(input.pods, primary);
-  if (!pod) return { why: `pod "${primary}" is gone or being deleted`, lost: true };
+  const restarting = input.restartingPrimary === true;
+  if (!pod) return { why: `pod "${primary}" is gone or being deleted`, lost: !restarting };
   // Only a failover can act on it; without one, the new pod is simply the primary again.
-  const canFailOver = input.ha.enabled && input.replicas > 1;
+  const canFailOver = input.ha.enabled && input.replicas > 1 && !restarting;
   const status = answerOf(input.polled, primary);
   const runs = status?.postgres === "running" && status.role === "primary";
   // A new pod that already runs as the primary (it holds the Lease) is kept: failing over
@@ -247,6 +258,12 @@ export function decidePrimary(input: PrimaryInput): PrimaryDecision {
   if (!trouble && request !== undefined && request !== input.status.promoteRequest) {
     return { ...switchover(input, current, request), primaryPodUid: running };
   }
+  if (!trouble && input.switchoverTo !== undefined && input.switchoverTo !== current) {
+    const to = input.switchoverTo;
+    const why = `the rolling update replaces the primary's pod, "${to}" runs the new one`;
+    const { promoteRequest: _, ...decision } = switchover(input, current, to, why);
+    return { ...decision, primaryPodUid: running };
+  }
   if (!trouble) return { currentPrimary: current, targetPrimary: target, primaryPodUid: running };
   const downSince = input.downSince ?? input.now;
   const delayMs = input.ha.failoverDelaySeconds * 1000;
@@ -302,7 +319,12 @@ export function decidePrimary(input: PrimaryInput): PrimaryDecision {
   };
 }
 
-function switchover(input: PrimaryInput, current: string, key: string): PrimaryDecision {
+function switchover(
+  input: PrimaryInput,
+  current: string,
+  key: string,
+  why?: string,
+): PrimaryDecision {
   const stay = { currentPrimary: current, targetPrimary: current };
   const request = key.split("@")[0];
   if (request === current) return { ...stay, promoteRequest: key };
@@ -319,11 +341,11 @@ function switchover(input: PrimaryInput, current: string, key: string): PrimaryD
   const { candidates, rejected } = failoverCandidates(input, current);
   const chosen = candidates.find((c) => c.name === request);
   if (!chosen || chosen.status.walReceiverStreaming !== true) {
-    const why = rejected.find((r) => r.startsWith(`"${request}"`)) ??
+    const waits = rejected.find((r) => r.startsWith(`"${request}"`)) ??
       `"${request}" does not stream from the primary`;
     return {
       ...stay,
-      blocked: { reason: "PromoteWaiting", message: `Promotion waits: ${why}` },
+      blocked: { reason: "PromoteWaiting", message: `Promotion waits: ${waits}` },
     };
   }
   return {
@@ -334,7 +356,7 @@ function switchover(input: PrimaryInput, current: string, key: string): PrimaryD
       kind: "switchover",
       from: current,
       to: request,
-      reason: `asked to promote "${request}"`,
+      reason: why ?? `asked to promote "${request}"`,
       receivedLsn: chosen.status.receivedLsn,
       replayedLsn: chosen.status.replayedLsn,
       primaryLsn: input.status.primaryLsn,

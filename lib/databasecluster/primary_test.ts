@@ -240,6 +240,41 @@ Deno.test("decidePrimary() switches over once per annotation value, to a streami
   assert.equal(stranger.promoteRequest, "other-1");
 });
 
+Deno.test("decidePrimary() switches over to the rolling update's standby, recording no request", () => {
+  const rolling = decidePrimary(input({ switchoverTo: "pg-1" }));
+  assert.equal(rolling.targetPrimary, "pg-1");
+  assert.equal(rolling.change?.kind, "switchover");
+  assert.match(rolling.change!.reason, /rolling update/);
+  assert.equal(rolling.promoteRequest, undefined, "status.promoteRequest stays the annotation's");
+  const annotated = decidePrimary(input({ switchoverTo: "pg-1", promoteRequest: "pg-2" }));
+  assert.equal(annotated.targetPrimary, "pg-2", "a new annotation value goes first");
+  assert.equal(annotated.promoteRequest, "pg-2");
+  const there = decidePrimary(input({ switchoverTo: "pg-0" }));
+  assert.equal(there.change, undefined);
+  const polled = new Map(input().polled);
+  polled.set("pg-0", { status: { pod: "pg-0", postgres: "stopped" } });
+  const down = decidePrimary(input({ switchoverTo: "pg-1", polled }));
+  assert.equal(down.targetPrimary, "pg-0", "a primary in trouble waits for failover, not this");
+});
+
+Deno.test("decidePrimary() waits the failover delay for a primary the rolling update restarts", () => {
+  const gone = decidePrimary(input({ pods: [pod("pg-1"), pod("pg-2")], restartingPrimary: true }));
+  assert.deepEqual([gone.targetPrimary, gone.downSince], ["pg-0", 100_000]);
+  const late = decidePrimary(input({
+    pods: [pod("pg-1"), pod("pg-2")],
+    restartingPrimary: true,
+    downSince: 100_000,
+    now: 110_000,
+  }));
+  assert.equal(late.change?.kind, "failover", "not back within the delay: a failover");
+  const anew = decidePrimary(input({
+    pods: [pod("pg-0", false, "new-uid"), pod("pg-1"), pod("pg-2")],
+    primaryPodUid: "pg-0-uid",
+    restartingPrimary: true,
+  }));
+  assert.deepEqual([anew.targetPrimary, anew.primaryPodUid], ["pg-0", "new-uid"]);
+});
+
 Deno.test("primaryEvents() tells a change with its LSNs, a completion, and a new block once", () => {
   const change = decidePrimary(input({ pods: [pod("pg-0", true), pod("pg-1"), pod("pg-2")] }));
   const [started] = primaryEvents(change);

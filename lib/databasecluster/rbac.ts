@@ -60,8 +60,8 @@ export const CLUSTER_RULES: readonly Rule[] = [
   {
     apiGroups: [""],
     resources: ["pods"],
-    verbs: ["list", "watch", "patch"],
-    why: "health for status; label pods with their role",
+    verbs: ["list", "watch", "patch", "delete"],
+    why: "health for status; label pods with their role; replace outdated pods in a rolling update",
   },
   {
     apiGroups: [""],

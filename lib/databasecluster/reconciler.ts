@@ -6,8 +6,9 @@
  * desired children, hands regenerated passwords to the primary before their
  * Secrets are written (`rotation.ts`), server-side applies only the children
  * that differ from the cache, removes optional children no longer wanted,
- * labels pod roles, polls the instances (`instances.ts`) and restarts the
- * next one whose settings need it (`restarts.ts`), grows volumes, and writes
+ * labels pod roles, polls the instances (`instances.ts`), replaces the next
+ * outdated pod of a rolling update (`rollout.ts`) or else restarts the next
+ * instance whose settings need it (`restarts.ts`), grows volumes, and writes
  * status only when it changed. Events are tied to writes
  * and transitions, so a converged cluster causes no writes and no events.
  *
@@ -53,6 +54,7 @@ import {
   summarizeInstances,
 } from "./instances.ts";
 import { restartPending } from "./restarts.ts";
+import { nextRolloutStep, restartingPrimary, rollOut, type RolloutInput } from "./rollout.ts";
 import {
   decidePrimary,
   PRIMARY_DATA_PROBLEMS,
@@ -63,6 +65,7 @@ import {
   ANNOTATIONS,
   COMPONENTS,
   FINALIZER,
+  initialPrimaryPodName,
   LABELS,
   ROLES,
   statusTokenSecretName,
@@ -110,6 +113,7 @@ type Status = NonNullable<DatabaseCluster["status"]>;
 export function databaseClusterReconciler(deps: ReconcilerDeps): Reconciler {
   const restartsAsked = new Map<string, string | undefined>();
   const primaries = new Map<string, PrimaryMemory>();
+  const deletedPods = new Map<string, Set<string>>();
   return async (request, context) => {
     const cached = deps.cache.cluster(request.namespace, request.name);
     if (!cached) return {};
@@ -130,7 +134,8 @@ export function databaseClusterReconciler(deps: ReconcilerDeps): Reconciler {
       type: DatabaseClusters,
       finalizer: FINALIZER,
       signal: context.signal,
-      apply: () => applyCluster(deps, object, cluster, context, { restartsAsked, primaries }),
+      apply: () =>
+        applyCluster(deps, object, cluster, context, { restartsAsked, primaries, deletedPods }),
       cleanup: () => cleanUpCluster(deps, object, cluster, context),
       cleanupDone: (result) => result.requeueAfter === undefined,
     });
@@ -191,9 +196,11 @@ async function applyCluster(
   memory: {
     restartsAsked: Map<string, string | undefined>;
     primaries: Map<string, PrimaryMemory>;
+    /** By cluster UID: the pods the rolling update asked to delete. */
+    deletedPods: Map<string, Set<string>>;
   },
 ): Promise<ReconcileResult> {
-  const { restartsAsked, primaries } = memory;
+  const { restartsAsked, primaries, deletedPods } = memory;
   const { namespace, name } = cluster.metadata as { namespace: string; name: string };
   const now = new Date(deps.clock.now());
   const children = deps.cache.children(namespace, name);
@@ -221,14 +228,51 @@ async function applyCluster(
   const polled = instances === undefined
     ? new Map<string, Polled>()
     : await pollInstances(children.pods, instances);
-  const primary = choosePrimary(deps, object, cluster, children, polled, primaries);
+  // The StatefulSet as just applied: a new template shows (generation ahead of
+  // observedGeneration) before the cache has it, so status is never Ready for the new spec.
+  const appliedSet = [...written.created, ...written.updated].find((o) => o.kind === "StatefulSet");
+  const observed = appliedSet
+    ? { ...children, statefulSets: [appliedSet as V1StatefulSet] }
+    : children;
+  const clusterKey = cluster.metadata.uid ?? `${namespace}/${name}`;
+  const deleted = deletedPods.get(clusterKey) ?? new Set<string>();
+  deletedPods.set(clusterKey, deleted);
+  const target = cluster.status?.targetPrimary ?? cluster.status?.currentPrimary ??
+    initialPrimaryPodName(name);
+  const rolloutInput: RolloutInput = {
+    statefulSet: observed.statefulSets[0],
+    replicas: cluster.spec.replicas,
+    pods: children.pods,
+    polled,
+    primary: { current: cluster.status?.currentPrimary ?? target, target },
+    method: cluster.spec.ha.primaryUpdateMethod,
+    bootstrapped: cluster.status?.systemIdentifier !== undefined,
+    deleted,
+  };
+  const rollout = nextRolloutStep(rolloutInput);
+  if (rollout.action === "wait") context.log.debug("Rolling update waits: {reason}", rollout);
+  const primary = choosePrimary(deps, object, cluster, children, polled, primaries, {
+    input: rolloutInput,
+    switchoverTo: rollout.action === "switchover" ? rollout.to : undefined,
+  });
   const settledPrimary = primary.currentPrimary === primary.targetPrimary
     ? primary.currentPrimary
     : undefined;
   await labelPodRoles(deps.resources, settledPrimary, children.pods, context.signal);
-  if (instances) {
+  // New pods start with the new settings: restarts for them wait until no pod is outdated.
+  if (instances && rollout.action === "none") {
     await restartPending(deps.events, object, children.pods, polled, restartsAsked, instances);
   }
+  await rollOut(deps.resources, deps.events, object, rollout, {
+    decided: {
+      current: primary.currentPrimary,
+      target: primary.targetPrimary,
+      changing: primary.change !== undefined,
+    },
+    pods: children.pods,
+    deleted,
+    signal: context.signal,
+  });
   const notices: string[] = [];
   const dataClaims = children.persistentVolumeClaims.filter((c) =>
     c.metadata?.labels?.[LABELS.component] === COMPONENTS.database
@@ -248,12 +292,6 @@ async function applyCluster(
   if (!deps.podMonitorCrd() && cluster.spec.monitoring.podMonitor) {
     notices.push("PodMonitor not created: the monitoring.coreos.com CRD is not installed");
   }
-  // Status from the StatefulSet as just applied: a new template shows as a rollout
-  // (generation ahead of observedGeneration), never as Ready for the new spec.
-  const appliedSet = [...written.created, ...written.updated].find((o) => o.kind === "StatefulSet");
-  const observed = appliedSet
-    ? { ...children, statefulSets: [appliedSet as V1StatefulSet] }
-    : children;
   if (primary.change) {
     notices.push(`Promoting "${primary.change.to}" in place of "${primary.change.from}"`);
   }
@@ -279,11 +317,13 @@ async function applyCluster(
   const renewInMs = desired.renewAt ? desired.renewAt.getTime() - now.getTime() : MAX_REQUEUE_MS;
   const changing = primary.currentPrimary !== primary.targetPrimary ||
     primary.downSince !== undefined;
+  const rolling = rollout.action === "delete" || rollout.action === "switchover" ||
+    (rollout.action === "wait" && rollout.poll);
   const pollInMs = children.pods.length === 0
     ? MAX_REQUEUE_MS
     : changing
     ? Math.min(PRIMARY_CHANGE_POLL_MS, primary.recheckInMs ?? PRIMARY_CHANGE_POLL_MS)
-    : instancesSettled(polled)
+    : instancesSettled(polled) && !rolling
     ? deps.instanceStatusPeriodMs
     : UNSETTLED_POLL_MS;
   return { requeueAfter: Math.max(500, Math.min(renewInMs, pollInMs, MAX_REQUEUE_MS)) };
@@ -317,6 +357,7 @@ function choosePrimary(
   children: Children,
   polled: ReadonlyMap<string, Polled>,
   primaries: Map<string, PrimaryMemory>,
+  rollout: { input: RolloutInput; switchoverTo?: string },
 ): PrimaryDecision {
   const uid = cluster.metadata.uid ?? `${cluster.metadata.namespace}/${cluster.metadata.name}`;
   const memory = primaries.get(uid) ?? {};
@@ -351,6 +392,8 @@ function choosePrimary(
       primaryTimeline: last?.role === "primary" ? last.timeline : undefined,
     },
     promoteRequest: promoteRequestOf(cluster.metadata.annotations ?? {}),
+    switchoverTo: rollout.switchoverTo,
+    restartingPrimary: restartingPrimary(rollout.input, memory.primaryPodUid),
     pods: children.pods,
     polled,
     downSince: memory.downSince,

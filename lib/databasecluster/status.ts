@@ -28,6 +28,7 @@ import {
   initialPrimaryPodName,
   instanceSelector,
   LABELS,
+  POD_REVISION_LABEL,
   readOnlyServiceName,
   readWriteServiceName,
   ROLES,
@@ -92,11 +93,26 @@ interface Health {
   established: boolean;
 }
 
-function rollingOut(statefulSet: V1StatefulSet | undefined, desired: number): boolean {
+/** Whether a live pod was made from an older pod template than the StatefulSet's newest. */
+export function podOutdated(pod: V1Pod, updateRevision: string): boolean {
+  return !pod.metadata?.deletionTimestamp &&
+    pod.metadata?.labels?.[POD_REVISION_LABEL] !== updateRevision;
+}
+
+/**
+ * Whether pods are still to be replaced. The StatefulSet updates on delete, so its
+ * `currentRevision` never catches up with `updateRevision`: the pods' revisions tell.
+ */
+function rollingOut(
+  statefulSet: V1StatefulSet | undefined,
+  pods: readonly V1Pod[],
+  desired: number,
+): boolean {
   if (!statefulSet) return false;
   const status = statefulSet.status;
+  const revision = status?.updateRevision;
   return (status?.observedGeneration ?? 0) < (statefulSet.metadata?.generation ?? 0) ||
-    (status?.updateRevision !== undefined && status.currentRevision !== status.updateRevision) ||
+    (revision !== undefined && pods.some((pod) => podOutdated(pod, revision))) ||
     (status?.updatedReplicas ?? 0) < Math.min(desired, statefulSet.spec?.replicas ?? desired);
 }
 
@@ -122,7 +138,7 @@ function health(cluster: DatabaseCluster, observed: ObservedState): Health {
     ready: live.filter(podReady).length,
     primary,
     primaryReady: primaryPod !== undefined && podReady(primaryPod),
-    rollingOut: rollingOut(observed.statefulSet, desired),
+    rollingOut: rollingOut(observed.statefulSet, live, desired),
     scaling: live.length !== desired,
     growingVolumes: (observed.claims ?? []).some(resizing),
     // Once the cluster has run, missing readiness is degradation, not creation.

@@ -10,13 +10,22 @@ const LATER = new Date("2025-05-01T11:00:00Z");
 
 function pod(
   name: string,
-  options: { ready?: boolean; role?: string; phase?: string; waiting?: string } = {},
+  options: {
+    ready?: boolean;
+    role?: string;
+    phase?: string;
+    waiting?: string;
+    revision?: string;
+  } = {},
 ): V1Pod {
   const ready = options.ready ?? true;
   return {
     metadata: {
       name,
-      labels: options.role ? { "database.example.com/role": options.role } : {},
+      labels: {
+        "controller-revision-hash": options.revision ?? "pg-1",
+        ...options.role ? { "database.example.com/role": options.role } : {},
+      },
     },
     status: {
       phase: options.phase ?? "Running",
@@ -181,6 +190,24 @@ Deno.test("computeStatus() is Updating during a rolling update, not Degraded", (
   assert.equal(condition(status, "Progressing")?.reason, "RollingUpdate");
   assert.equal(condition(status, "Degraded")?.status, "False");
   assert.equal(condition(status, "Ready")?.status, "False");
+});
+
+Deno.test("computeStatus() reads the rollout from the pods' revisions, not currentRevision", () => {
+  const running = computeStatus(clusterWith(), observe(), { now: NOW });
+  // Updating on delete: the controller never moves currentRevision, so it stays behind.
+  const updated = statefulSet();
+  updated.status = { ...updated.status!, currentRevision: "pg-0" };
+  const done = computeStatus(clusterWith(running), observe({ statefulSet: updated }), {
+    now: LATER,
+  });
+  assert.equal(done.phase, "Running");
+  const pods = healthy();
+  pods[0] = pod("pg-0", { role: "primary", revision: "pg-0" });
+  const outdated = computeStatus(clusterWith(running), observe({ statefulSet: updated, pods }), {
+    now: LATER,
+  });
+  assert.equal(outdated.phase, "Updating", "a ready pod of the old template is still to replace");
+  assert.equal(condition(outdated, "Progressing")?.reason, "RollingUpdate");
 });
 
 Deno.test("computeStatus() is Updating while scaling and while volumes grow", () => {

@@ -37,8 +37,10 @@ export interface DatabasePods extends AsyncDisposable {
   namespace: string;
   sandbox: Sandbox;
   kubelet: Kubelet;
-  /** The operator running now (a new one after {@linkcode DatabasePods.withoutOperator}). */
+  /** The operator running now (a new one after a restart). */
   readonly operator: TestOperator;
+  /** Stops the operator and starts a new one, which knows only what the cluster shows. */
+  restartOperator(): Promise<void>;
   resources: Resources;
   /** Runs `fn` with the operator stopped (for a change it would undo), then starts a new one. */
   withoutOperator<T>(fn: () => Promise<T>): Promise<T>;
@@ -52,8 +54,9 @@ export interface DatabasePods extends AsyncDisposable {
   /** The address a Service name resolves to in the pods (its ClusterIP). */
   serviceAddress(name: string): string;
   /**
-   * Waits until the `replicas` instances of `cluster` run PostgreSQL and every standby
-   * streams; fails with the instances' last output lines.
+   * Waits until the `replicas` instances of `cluster` run PostgreSQL, one of them (whichever)
+   * as the primary and every other as a standby that streams; fails with the instances' last
+   * output lines.
    */
   running(cluster: string, replicas: number, timeoutMs?: number): Promise<InstanceStatus[]>;
   /** The last lines each container of `pods` printed, for a failure's message. */
@@ -132,8 +135,10 @@ export async function databasePods(
     try {
       return await eventually(`"${cluster}" running, its standbys streaming`, async () => {
         const all = await Promise.all(pods.map((pod) => instanceStatus(cluster, pod)));
+        // A rolling update ends with another instance as the primary than ordinal 0.
         const up = all.every((s) => s?.postgres === "running") &&
-          all.slice(1).every((s) => s?.walReceiverStreaming === true);
+          all.filter((s) => s?.role === "primary").length === 1 &&
+          all.every((s) => s?.role === "primary" || s?.walReceiverStreaming === true);
         return up ? all as InstanceStatus[] : undefined;
       }, { timeoutMs, intervalMs: 500 });
     } catch (error) {
@@ -200,6 +205,10 @@ export async function databasePods(
       } finally {
         operator = newOperator();
       }
+    },
+    async restartOperator() {
+      await operator.stop();
+      operator = newOperator();
     },
     resources,
     running,

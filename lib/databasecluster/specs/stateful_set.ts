@@ -1,7 +1,9 @@
 /**
  * Builder of the StatefulSet `<c>`: one pod and one data volume per instance,
- * started in order (`<c>-0`, the primary, first) and updated from the highest
- * ordinal down, so a rolling update restarts the standbys before the primary.
+ * started in order (`<c>-0`, the primary, first) and updated on delete: its
+ * controller replaces no pod when the template changes, dbop deletes the
+ * outdated pods itself, standbys first and the primary last or after a
+ * switchover (`rollout.ts`), since the controller knows nothing of roles.
  * The pod template holds no hash of the configuration or the certificate: the
  * instance managers follow the ConfigMap and the TLS Secret and reload
  * PostgreSQL, and a setting that needs a restart is reported as
@@ -63,7 +65,7 @@ export function buildStatefulSet(
       serviceName: headlessServiceName(name),
       selector: { matchLabels: instanceSelector(name) },
       podManagementPolicy: "OrderedReady",
-      updateStrategy: { type: "RollingUpdate" },
+      updateStrategy: { type: "OnDelete" },
       // A removed standby's volume holds a stale copy: scaling up again clones afresh
       // rather than resume from WAL the primary may no longer have. With
       // deletionPolicy Delete the StatefulSet owns its claims, so the garbage collector

@@ -16,6 +16,8 @@ Deno.test("buildStatefulSet() runs the instances under the headless Service", ()
   assert.equal(set.spec?.replicas, 3);
   assert.equal(set.spec?.serviceName, "pg-headless");
   assert.equal(set.spec?.podManagementPolicy, "OrderedReady");
+  // The controller replaces no pod by itself: dbop orders the rollout by role (rollout.ts).
+  assert.deepEqual(set.spec?.updateStrategy, { type: "OnDelete" });
   assert.deepEqual(set.spec?.selector, { matchLabels: SELECTOR });
   assert.equal(set.status, undefined);
   assert.equal(set.metadata?.ownerReferences, undefined);

@@ -275,7 +275,9 @@ export function decidePrimary(input: PrimaryInput): PrimaryDecision {
       recheckInMs: delayMs - (input.now - downSince),
     };
   }
-  if (!input.ha.enabled || input.replicas < 2) {
+  // No instance has ever reported a system identifier, so no standby holds data that could
+  // take over: the first primary is still coming up (or its pods run no instance manager).
+  if (!input.ha.enabled || input.replicas < 2 || input.status.systemIdentifier === undefined) {
     return { currentPrimary: current, targetPrimary: target, downSince };
   }
   const { candidates, rejected } = failoverCandidates(input, current);

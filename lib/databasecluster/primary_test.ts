@@ -16,7 +16,14 @@ function pod(name: string, deleting = false, uid = `${name}-uid`): V1Pod {
 
 function primary(pod: string, lsn = "0/5000000"): Polled {
   return {
-    status: { pod, postgres: "running", role: "primary", timeline: 1, currentLsn: lsn },
+    status: {
+      pod,
+      postgres: "running",
+      role: "primary",
+      timeline: 1,
+      currentLsn: lsn,
+      systemIdentifier: "1",
+    },
   };
 }
 
@@ -30,6 +37,7 @@ function standby(pod: string, received: string, extra: Partial<InstanceStatus> =
       receivedLsn: received,
       replayedLsn: received,
       walReceiverStreaming: true,
+      systemIdentifier: "1",
       ...extra,
     },
   };
@@ -40,7 +48,12 @@ function input(overrides: Partial<PrimaryInput> = {}): PrimaryInput {
     cluster: "pg",
     replicas: 3,
     ha: { enabled: true, failoverDelaySeconds: 10 },
-    status: { currentPrimary: "pg-0", targetPrimary: "pg-0", primaryTimeline: 1 },
+    status: {
+      currentPrimary: "pg-0",
+      targetPrimary: "pg-0",
+      primaryTimeline: 1,
+      systemIdentifier: "1",
+    },
     pods: [pod("pg-0"), pod("pg-1"), pod("pg-2")],
     polled: new Map([
       ["pg-0", primary("pg-0")],
@@ -196,6 +209,17 @@ Deno.test("decidePrimary() does not fail over with ha disabled or a single insta
   assert.equal(disabled.change, undefined);
   const single = decidePrimary(input({ replicas: 1, pods: [pod("pg-0", true)] }));
   assert.equal(single.targetPrimary, "pg-0");
+});
+
+Deno.test("decidePrimary() does not fail over before any instance reported a system identifier", () => {
+  const fresh = { currentPrimary: "pg-0", targetPrimary: "pg-0" };
+  const silent = decidePrimary(input({ status: fresh, polled: new Map(), now: 1_000_000 }));
+  assert.equal(silent.targetPrimary, "pg-0");
+  assert.equal(silent.change, undefined);
+  assert.equal(silent.blocked, undefined);
+  const gone = decidePrimary(input({ status: fresh, pods: [pod("pg-0", true), pod("pg-1")] }));
+  assert.equal(gone.targetPrimary, "pg-0");
+  assert.equal(gone.blocked, undefined);
 });
 
 Deno.test("decidePrimary() completes a change once the target runs as the primary", () => {

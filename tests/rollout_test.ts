@@ -127,6 +127,13 @@ async function rollOutWhileWriting(
   await env.apply(manifest("100m"));
   const pods = Array.from({ length: options.replicas }, (_, i) => podName(name, i));
   await settled(env, name, options.replicas, pods[0]);
+  // Until it has been Running once, a cluster being rolled out is still Creating.
+  await eventually("the cluster Running", async () => {
+    const cluster = await env.resources.getOrUndefined(DatabaseClusters, name, {
+      namespace: env.namespace,
+    });
+    return cluster?.status?.phase === "Running" ? true : undefined;
+  }, { timeoutMs: 60_000, intervalMs: 250 });
   const rw = await env.readWrite(name, "require");
   await query(env.sandbox, rw, "CREATE TABLE t (id int PRIMARY KEY)");
   const uids = new Map<string, string>();

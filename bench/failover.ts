@@ -7,9 +7,12 @@
  * and force-deletes it (a dying node), and measures from the kill to the
  * first commit acknowledged by another server; each switchover run asks for
  * the most advanced standby with the promote annotation and measures the
- * longest gap between acknowledged commits. Between runs the cluster settles
- * (every instance running, the standbys streaming). Prints a Markdown table
- * with the command.
+ * longest gap between acknowledged commits; each rolling-update run changes
+ * the pod template (the CPU request), so dbop replaces the standbys and then,
+ * after a switchover, the old primary, and measures the longest gap between
+ * acknowledged commits until every pod is replaced. Between runs the cluster
+ * settles (every instance running, the standbys streaming). Prints a Markdown
+ * table with the command.
  *
  * @module
  */
@@ -40,12 +43,19 @@ if (import.meta.main) {
     await using env = await databasePods(test, "bench-failover", { major: 15 });
     const name = "pg";
     const pods = [0, 1, 2].map((ordinal) => podName(name, ordinal));
-    await env.apply({
-      apiVersion: "database.example.com/v1",
-      kind: "DatabaseCluster",
-      metadata: { name },
-      spec: { replicas: 3, version: "15", storage: { size: "1Gi" } },
-    });
+    const apply = (cpu: string) =>
+      env.apply({
+        apiVersion: "database.example.com/v1",
+        kind: "DatabaseCluster",
+        metadata: { name },
+        spec: {
+          replicas: 3,
+          version: "15",
+          storage: { size: "1Gi" },
+          resources: { requests: { cpu } },
+        },
+      });
+    await apply("100m");
     const status = async () =>
       (await getJson(test, ["get", "dbc", name, "-n", env.namespace])).status ?? {};
     const settled = () =>
@@ -107,6 +117,35 @@ if (import.meta.main) {
         `switchover ${run}: longest write gap ${switchovers.at(-1)} ms (${primary} -> ${target})`,
       );
     }
+    const rollouts: number[] = [];
+    for (let run = 1; run <= runs; run++) {
+      await settled();
+      const uids = new Map<string, string | undefined>();
+      for (const pod of pods) uids.set(pod, (await env.pod(pod))?.metadata?.uid);
+      const changedAt = Date.now();
+      await apply(`${100 + run}m`);
+      await eventually("every pod replaced, the cluster Running", async () => {
+        const replaced = await Promise.all(pods.map(async (pod) => {
+          const uid = (await env.pod(pod))?.metadata?.uid;
+          return uid !== undefined && uid !== uids.get(pod);
+        }));
+        const { phase, currentPrimary, targetPrimary } = await status();
+        return replaced.every(Boolean) && phase === "Running" && currentPrimary === targetPrimary
+          ? true
+          : undefined;
+      }, { timeoutMs: 600_000, intervalMs: 250 });
+      await settled();
+      await eventually(
+        "a write after the rolling update",
+        () => Promise.resolve(firstAckAfter(writer, Date.now() - 100)),
+        { timeoutMs: 60_000, intervalMs: 50 },
+      );
+      const doneAt = Date.now();
+      rollouts.push(outageDuring(writer.outages(), changedAt, doneAt)?.ms ?? 0);
+      say(
+        `rolling update ${run}: ${doneAt - changedAt} ms, longest write gap ${rollouts.at(-1)} ms`,
+      );
+    }
     await writer.stop();
     const verification = await eventually("the table read back", () => writer.verify(rw));
     const row = (what: string, values: number[]) => {
@@ -121,6 +160,10 @@ if (import.meta.main) {
       "| --- | ---: | ---: | ---: |",
       row("failover: SIGKILL of the primary's pod to the first acknowledged write", failovers),
       row("switchover: longest gap between acknowledged writes", switchovers),
+      row(
+        "rolling update of 3 instances (switchover): longest gap between acknowledged writes",
+        rollouts,
+      ),
       "",
       `Writes: ${verification.acknowledged} acknowledged, ${verification.missing.length} lost ` +
       "(asynchronous: what the killed primaries acknowledged and no standby had received).",

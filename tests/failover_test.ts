@@ -140,6 +140,9 @@ Deno.test({
     const log = env.kubelet.logs(env.namespace, pods[0], "postgres");
     assert.match(log, /Rewound the former primary's data to rejoin/);
     assert.doesNotMatch(log, /Cloning from/, "the old primary did not clone");
+    const other = pods.find((pod) => pod !== pods[0] && pod !== promoted)!;
+    const clones = env.kubelet.logs(env.namespace, other, "postgres").match(/Cloning from/g);
+    assert.equal(clones?.length, 1, `${other} followed the new timeline without a second clone`);
     const afterFailover = await eventually("the table read back", () => writer.verify(rw));
     // Asynchronous replication: what the old primary acknowledged and no standby received is
     // gone; the standby's received LSN against the primary's bounds it.

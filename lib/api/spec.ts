@@ -170,14 +170,18 @@ function haSchema() {
   return defaulted(z.strictObject({
     enabled: z.boolean().default(true).describe(
       "Whether dbop fails over: when the primary's pod is gone or being deleted, or " +
-        "PostgreSQL on it has not run as the primary for failoverDelay seconds, the most " +
-        "advanced running standby is promoted (highest received LSN on the primary's " +
-        "timeline). A standby promotes only once it holds the cluster's primary Lease, which " +
-        "the old primary renews while it runs. Needs replicas > 1. Defaults to true.",
+        "PostgreSQL on it has not run as the primary, or its node has not been Ready, for " +
+        "failoverDelay seconds, the most advanced running standby on a Ready node is promoted " +
+        "(highest received LSN on the primary's timeline). A standby promotes only once it " +
+        "holds the cluster's primary Lease, which the old primary renews while it runs. And " +
+        "whether it switches over when the primary's node is cordoned (kubectl cordon or " +
+        "drain), to the most advanced streaming standby on a schedulable, Ready node. Needs " +
+        "replicas > 1. Defaults to true.",
     ),
     failoverDelay: z.int().min(0).max(3600).default(10).describe(
       "Seconds PostgreSQL on the primary may be down (stopped, starting, or its manager not " +
-        "answering) before dbop fails over; a deleted or lost primary pod fails over at once. " +
+        "answering), or its node not Ready, before dbop fails over; a deleted or lost primary " +
+        "pod fails over at once. " +
         "The default, 10, lets the instance manager restart a crashed PostgreSQL in place " +
         "(about a second) without a failover, which would lose the writes not yet streamed.",
     ),
@@ -218,8 +222,13 @@ function haSchema() {
         "Pending rather than share a node). Defaults to preferred.",
     ),
     pdb: z.boolean().optional().describe(
-      "Create a PodDisruptionBudget allowing one instance down at a time. Defaults to true " +
-        "when replicas > 1.",
+      "Create PodDisruptionBudgets so that evictions (kubectl drain) take one instance at a " +
+        "time. With failover (enabled, replicas > 1) they never take the primary while it is " +
+        "the primary: <c>-primary requires the primary's pod (and the target's while the " +
+        "primary changes), <c> allows one other instance down (minAvailable replicas - 2), so " +
+        "a drain of the primary's node waits until dbop has switched over, then evicts the " +
+        "old primary as a standby. Otherwise one budget <c> over all instances, maxUnavailable " +
+        "1. Defaults to true when replicas > 1.",
     ),
   })).describe("High availability.");
 }

@@ -11,6 +11,7 @@ import type {
   V1ConfigMap,
   V1CronJob,
   V1Job,
+  V1Node,
   V1PersistentVolumeClaim,
   V1Pod,
   V1PodDisruptionBudget,
@@ -28,6 +29,7 @@ import {
   ConfigMaps,
   CronJobs,
   Jobs,
+  Nodes,
   PersistentVolumeClaims,
   PodDisruptionBudgets,
   Pods,
@@ -42,6 +44,7 @@ import {
 import { fieldIndex, type Informer, type KubeObject, type Manager } from "../runtime/mod.ts";
 import { VERSION_INDEX } from "./metrics.ts";
 import { LABELS, MANAGED_BY } from "./names.ts";
+import { slimNode } from "./nodes.ts";
 
 /** A DatabaseCluster as cached (validated later, by the reconciler). */
 export type ClusterObject = KubeObject & {
@@ -70,6 +73,14 @@ export const CLUSTER_INDEX = "cluster";
 function clusterIndex(obj: KubeObject): string[] {
   const cluster = obj.metadata?.labels?.[LABELS.cluster];
   return cluster ? [`${obj.metadata?.namespace ?? ""}/${cluster}`] : [];
+}
+
+/** Name of the index from a node's name to the pods bound to it. */
+export const NODE_INDEX = "node";
+
+function nodeIndex(obj: KubeObject): string[] {
+  const node = (obj as V1Pod).spec?.nodeName;
+  return node ? [node] : [];
 }
 
 /** The child kinds dbop caches, each with its type. */
@@ -132,6 +143,8 @@ export class ClusterCache {
   readonly clusters: Informer<ClusterObject>[] = [];
   /** StorageClasses, cluster-wide. */
   readonly storageClasses: Informer<V1StorageClass>;
+  /** Nodes, cluster-wide, reduced to their Ready condition and cordon (`nodes.ts`). */
+  readonly nodes: Informer<V1Node>;
   readonly #children = new Map<ChildKind, Informer<KubeObject>[]>();
   readonly #manager: Manager;
   readonly #namespaces: (string | undefined)[];
@@ -149,13 +162,17 @@ export class ClusterCache {
       }
     }
     this.storageClasses = manager.informer(StorageClasses);
+    this.nodes = manager.informer(Nodes, { transform: slimNode });
   }
 
   #add(kind: ChildKind, type: ResourceType, namespace: string | undefined): Informer<KubeObject> {
     const informer = this.#manager.informer(type as ResourceType<KubeObject>, {
       namespace,
       labelSelector: `${LABELS.managedBy}=${MANAGED_BY}`,
-      indexers: { [CLUSTER_INDEX]: clusterIndex },
+      indexers: {
+        [CLUSTER_INDEX]: clusterIndex,
+        ...(kind === "pods" ? { [NODE_INDEX]: nodeIndex } : {}),
+      },
     });
     const list = this.#children.get(kind) ?? [];
     list.push(informer);
@@ -196,6 +213,26 @@ export class ClusterCache {
         : [];
     }
     return result as unknown as Children;
+  }
+
+  /** The clusters with a cached pod bound to node `name`. */
+  clustersOnNode(name: string): { namespace: string; name: string }[] {
+    const keys = new Set<string>();
+    for (const informer of this.informers("pods")) {
+      for (const pod of informer.store.byIndex(NODE_INDEX, name)) {
+        const cluster = pod.metadata?.labels?.[LABELS.cluster];
+        if (cluster) keys.add(`${pod.metadata!.namespace}/${cluster}`);
+      }
+    }
+    return [...keys].map((key) => {
+      const [namespace, cluster] = key.split("/");
+      return { namespace, name: cluster };
+    });
+  }
+
+  /** The cached node, if any. */
+  node(name: string): V1Node | undefined {
+    return this.nodes.store.get(name);
   }
 
   /** The cached StorageClass, if any. */

@@ -2,7 +2,8 @@
  * Wires the DatabaseCluster controller into a manager: the caches (clusters
  * and their label-filtered children), the mappings from children to their
  * cluster (owner references for what the cluster owns, the cluster label for
- * pods, volumes and backup Jobs, which other controllers create), PodMonitor
+ * pods, volumes and backup Jobs, which other controllers create; the clusters
+ * with pods on a node whose readiness or cordon changed), PodMonitor
  * discovery (its CRD watched by name, so installing it later just works), the
  * event recorder, the cluster metrics and the reconciler.
  *
@@ -23,6 +24,7 @@ import {
 import { ClusterCache } from "./cache.ts";
 import { registerClusterMetrics } from "./metrics.ts";
 import { LABELS } from "./names.ts";
+import { nodeState } from "./nodes.ts";
 import { databaseClusterReconciler } from "./reconciler.ts";
 
 /** Name of the controller (metrics label, logs). */
@@ -121,6 +123,17 @@ export function setupDatabaseClusterController(
   for (const kind of ["pods", "persistentVolumeClaims", "jobs"] as const) {
     for (const informer of cache.informers(kind)) controller.watches(informer, byClusterLabel);
   }
+  // A node's readiness or cordon decides the primary of the clusters with pods on it; other
+  // updates of it (there are none in the slim copy but its resourceVersion) reconcile nothing.
+  cache.nodes.addHandler((event) => {
+    if (
+      event.type === "updated" &&
+      JSON.stringify(nodeState(event.object)) === JSON.stringify(nodeState(event.previous))
+    ) return;
+    for (const request of cache.clustersOnNode(event.object.metadata!.name!)) {
+      controller.enqueue(request);
+    }
+  });
   const watchPodMonitors = () => {
     for (const informer of cache.watchPodMonitors()) {
       controller.owns(informer, DATABASE_CLUSTER.kind);

@@ -18,6 +18,7 @@ import {
   caSecretName,
   podDisruptionBudgetName,
   podMonitorName,
+  primaryPodDisruptionBudgetName,
   replicationSecretName,
   serverSecretName,
   statusTokenSecretName,
@@ -33,7 +34,10 @@ import {
 import { buildBackupClaim, buildBackupCronJob } from "./specs/backup.ts";
 import { buildConfigMap } from "./specs/config_map.ts";
 import { buildInstanceRbac } from "./specs/instance_rbac.ts";
-import { buildPodDisruptionBudget } from "./specs/pod_disruption_budget.ts";
+import {
+  buildPodDisruptionBudget,
+  buildPrimaryPodDisruptionBudget,
+} from "./specs/pod_disruption_budget.ts";
 import { buildPodMonitor } from "./specs/pod_monitor.ts";
 import {
   buildAppSecret,
@@ -147,6 +151,11 @@ export async function desiredChildren(
   const name = cluster.metadata.name;
   // Optional children; the backup volume is never removed here (it holds the backups).
   const optional: [string, KubernetesObject | undefined, string | undefined][] = [
+    [
+      "PodDisruptionBudget",
+      buildPrimaryPodDisruptionBudget(cluster),
+      primaryPodDisruptionBudgetName(name),
+    ],
     ["PodDisruptionBudget", buildPodDisruptionBudget(cluster), podDisruptionBudgetName(name)],
     ["PersistentVolumeClaim", buildBackupClaim(cluster), undefined],
     ["CronJob", buildBackupCronJob(cluster), backupCronJobName(name)],

@@ -70,6 +70,7 @@ Deno.test("desiredChildren() builds the children of a minimal cluster and lists 
     "StatefulSet/pg",
   ]);
   assert.deepEqual(desired.unwanted, [
+    { kind: "PodDisruptionBudget", name: "pg-primary" },
     { kind: "PodDisruptionBudget", name: "pg" },
     { kind: "CronJob", name: "pg-backup" },
     { kind: "PodMonitor", name: "pg" },

@@ -11,6 +11,7 @@ import type {
   V1CronJob,
   V1Job,
   V1Namespace,
+  V1Node,
   V1PersistentVolumeClaim,
   V1Pod,
   V1PodDisruptionBudget,
@@ -50,6 +51,8 @@ export const RoleBindings = resourceType<V1RoleBinding>(
 );
 /** Namespaces (cluster-scoped). */
 export const Namespaces = resourceType<V1Namespace>("", "v1", "Namespace", { namespaced: false });
+/** Nodes (cluster-scoped): whether the primary's node is Ready, or cordoned for a drain. */
+export const Nodes = resourceType<V1Node>("", "v1", "Node", { namespaced: false });
 /** StatefulSets: one per cluster. */
 export const StatefulSets = resourceType<V1StatefulSet>("apps", "v1", "StatefulSet");
 /** Jobs: backups run by the CronJob. */

@@ -34,6 +34,9 @@ export const LABELS = {
  */
 export const POD_REVISION_LABEL = "controller-revision-hash";
 
+/** The label the StatefulSet controller puts on each pod it makes: the pod's own name. */
+export const POD_NAME_LABEL = "statefulset.kubernetes.io/pod-name";
+
 /** Annotation keys dbop sets. */
 export const ANNOTATIONS = {
   /** On the StatefulSet: the PostgreSQL version it runs, so a major change can be refused. */
@@ -146,6 +149,11 @@ export function statefulSetName(cluster: string): string {
 /** PodDisruptionBudget of the instances: `<c>`. */
 export function podDisruptionBudgetName(cluster: string): string {
   return cluster;
+}
+
+/** PodDisruptionBudget of the primary's pod, with switchover on drain: `<c>-primary`. */
+export function primaryPodDisruptionBudgetName(cluster: string): string {
+  return `${cluster}-primary`;
 }
 
 /** PodMonitor of the instances: `<c>`. */

@@ -7,21 +7,25 @@
  *
  * - **Failover**: the current primary's pod is gone or being deleted, or
  *   PostgreSQL on it has not run as the primary (not answering, stopped,
- *   starting) for `ha.failoverDelay`. A pod made anew counts as gone until it
- *   runs as the primary itself. With `ha.enabled` and a standby to
- *   take over, the target moves to the most advanced healthy standby:
- *   highest received LSN, then replayed LSN, on the primary's timeline, and
- *   within `ha.maxLagOnFailover` of the primary's last polled LSN when set.
- *   With synchronous replication of `required` durability, only when the
- *   standbys it can compare must include one that confirmed every commit.
+ *   starting), or its node has not been Ready, for `ha.failoverDelay`. A pod
+ *   made anew counts as gone until it runs as the primary itself. With
+ *   `ha.enabled` and a standby to take over, the target moves to the most
+ *   advanced healthy standby on a Ready node: highest received LSN, then
+ *   replayed LSN, on the primary's timeline, and within `ha.maxLagOnFailover`
+ *   of the primary's last polled LSN when set. With synchronous replication
+ *   of `required` durability, only when the standbys it can compare must
+ *   include one that confirmed every commit.
  * - **Switchover**: the annotation `database.example.com/promote` names
  *   another instance. A request (the instance, with the time in
  *   `database.example.com/promote-at` when `dbop promote` asked) is acted on
  *   once: `status.promoteRequest` records it. The named instance must be a
  *   running standby that streams; until it is, the request waits. A rolling
  *   update (`rollout.ts`) asks for one the same way with `switchoverTo`,
- *   recorded nowhere: it asks again until the primary is that instance. The
- *   annotation goes first.
+ *   recorded nowhere: it asks again until the primary is that instance. So
+ *   does a cordoned node (`spec.unschedulable`, the first step of `kubectl
+ *   drain`): the primary moves to the most advanced streaming standby on a
+ *   schedulable, Ready node, or, with none, waits (`SwitchoverWaiting`). The
+ *   annotation goes first, then the cordon, then the rolling update.
  * - **Restart**: while a rolling update restarts the primary's pod
  *   (`restartingPrimary`), its pod being deleted or made anew is waited for
  *   `ha.failoverDelay`, like a crash, rather than failed over at once.
@@ -39,6 +43,7 @@ import type { V1Pod } from "@kubernetes/client-node";
 import { compareLsn, type InstanceStatus, lsnLag } from "../api/mod.ts";
 import type { Polled } from "./instances.ts";
 import { initialPrimaryPodName } from "./names.ts";
+import { type NodeStates, podNode } from "./nodes.ts";
 
 /** What the decision reads. */
 export interface PrimaryInput {
@@ -68,6 +73,8 @@ export interface PrimaryInput {
   restartingPrimary?: boolean;
   pods: readonly V1Pod[];
   polled: ReadonlyMap<string, Polled>;
+  /** The nodes the pods are bound to. */
+  nodes?: NodeStates;
   /** Since when (ms) the current primary has been seen not running as the primary. */
   downSince?: number;
   /**
@@ -146,6 +153,19 @@ function primaryTrouble(
   ) {
     return { why: `pod "${primary}" was deleted and made anew`, lost: true };
   }
+  // A node that is not Ready is, as for CloudNativePG, a primary that is not ready: its
+  // kubelet restarts nothing and its pods go after the not-ready toleration (300 s), but
+  // PostgreSQL on it may still run, and a node briefly NotReady (a kubelet restart) should
+  // cost no failover, so it waits ha.failoverDelay like a stopped PostgreSQL. Failing over
+  // from a primary that still runs is safe: its manager stops PostgreSQL once it is not
+  // the target, and the target promotes only once it holds the primary Lease.
+  const node = podNode(input.nodes, pod);
+  if (node && !node.state.ready) {
+    return {
+      why: `node "${node.name}" of "${primary}" is not Ready: ${node.state.condition}`,
+      lost: false,
+    };
+  }
   const answer = input.polled.get(primary);
   if (answer === undefined) return { why: `pod "${primary}" has no IP`, lost: false };
   if ("error" in answer) {
@@ -185,8 +205,10 @@ export function failoverCandidates(
     const held = status?.receivedLsn ?? status?.replayedLsn;
     const { systemIdentifier, primaryLsn, primaryTimeline } = input.status;
     const maxLag = input.ha.maxLagOnFailover;
+    const node = podNode(input.nodes, pod);
     let why: string | undefined;
     if (!status) why = "does not answer";
+    else if (node && !node.state.ready) why = `is on node "${node.name}", which is not Ready`;
     else if (status.postgres !== "running" || status.role !== "standby") {
       why = "is not a running standby";
     } else if (status.waiting && PRIMARY_DATA_PROBLEMS.includes(status.waiting.reason)) {
@@ -258,6 +280,8 @@ export function decidePrimary(input: PrimaryInput): PrimaryDecision {
   if (!trouble && request !== undefined && request !== input.status.promoteRequest) {
     return { ...switchover(input, current, request), primaryPodUid: running };
   }
+  const drain = trouble ? undefined : cordonedSwitchover(input, current);
+  if (drain) return { ...drain, primaryPodUid: running };
   if (!trouble && input.switchoverTo !== undefined && input.switchoverTo !== current) {
     const to = input.switchoverTo;
     const why = `the rolling update replaces the primary's pod, "${to}" runs the new one`;
@@ -317,6 +341,40 @@ export function decidePrimary(input: PrimaryInput): PrimaryDecision {
       receivedLsn: best.status.receivedLsn,
       replayedLsn: best.status.replayedLsn,
       primaryLsn: input.status.primaryLsn,
+    },
+  };
+}
+
+/**
+ * The switchover a cordoned primary node asks for (a drain will evict the primary's pod next,
+ * once the disruption budget allows it), to the most advanced streaming standby on a
+ * schedulable, Ready node; or why it waits. Undefined when the node is not cordoned.
+ */
+function cordonedSwitchover(input: PrimaryInput, current: string): PrimaryDecision | undefined {
+  if (!input.ha.enabled || input.replicas < 2) return undefined;
+  const node = podNode(input.nodes, live(input.pods, current));
+  if (!node?.state.unschedulable) return undefined;
+  const why = `node "${node.name}" of the primary is cordoned (spec.unschedulable)`;
+  const { candidates, rejected } = failoverCandidates(input, current);
+  const podOf = (name: string) => input.pods.find((pod) => pod.metadata?.name === name);
+  for (const candidate of candidates) {
+    const on = podNode(input.nodes, podOf(candidate.name));
+    if (candidate.status.walReceiverStreaming !== true) {
+      rejected.push(`"${candidate.name}" does not stream`);
+    } else if (on?.state.unschedulable) {
+      rejected.push(`"${candidate.name}" is on cordoned node "${on.name}"`);
+    } else {
+      const { promoteRequest: _, ...decision } = switchover(input, current, candidate.name, why);
+      return decision;
+    }
+  }
+  return {
+    currentPrimary: current,
+    targetPrimary: current,
+    blocked: {
+      reason: "SwitchoverWaiting",
+      message: `The primary stays on "${node.name}": ${why}, and no standby can take over ` +
+        `on a schedulable, Ready node: ${rejected.join("; ") || "there is none"}`,
     },
   };
 }

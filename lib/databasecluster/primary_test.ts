@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import type { V1Pod } from "@kubernetes/client-node";
 import type { InstanceStatus } from "../api/mod.ts";
 import type { Polled } from "./instances.ts";
+import type { NodeState } from "./nodes.ts";
 import { decidePrimary, primaryEvents, type PrimaryInput } from "./primary.ts";
 
 function pod(name: string, deleting = false, uid = `${name}-uid`): V1Pod {
@@ -330,4 +331,101 @@ Deno.test("decidePrimary() with required synchronous replication promotes only w
     polled: oneSeen,
   }));
   assert.equal(any2.targetPrimary, "pg-1", "with 2 of 2 synchronous, either has every commit");
+});
+
+/** The three instances on nodes n0, n1, n2, and those nodes' states. */
+function onNodes(
+  states: Record<string, Partial<NodeState>> = {},
+): Pick<PrimaryInput, "pods" | "nodes"> {
+  const pods = ["pg-0", "pg-1", "pg-2"].map((name, i) => ({
+    ...pod(name),
+    spec: { nodeName: `n${i}`, containers: [] },
+  }));
+  const nodes = new Map(["n0", "n1", "n2"].map((name) => [name, {
+    ready: true,
+    unschedulable: false,
+    condition: "True",
+    ...states[name],
+  }]));
+  return { pods, nodes };
+}
+
+const NOT_READY = { ready: false, condition: "Unknown (NodeStatusUnknown)" };
+
+Deno.test("decidePrimary() waits the failover delay for a primary whose node is not Ready, then fails over", () => {
+  const nodes = onNodes({ n0: NOT_READY });
+  const first = decidePrimary(input(nodes));
+  assert.equal(first.targetPrimary, "pg-0", "PostgreSQL on it still runs: not at once");
+  assert.equal(first.downSince, 100_000);
+  const due = decidePrimary(input({ ...nodes, downSince: 100_000, now: 110_000 }));
+  assert.equal(due.targetPrimary, "pg-2");
+  assert.equal(due.change?.kind, "failover");
+  assert.match(
+    due.change!.reason,
+    /node "n0" of "pg-0" is not Ready: Unknown \(NodeStatusUnknown\)/,
+  );
+});
+
+Deno.test("decidePrimary() never fails over to a standby whose node is not Ready", () => {
+  const decision = decidePrimary(input({
+    ...onNodes({ n2: NOT_READY }),
+    pods: [pod("pg-0", true), ...onNodes().pods.slice(1)],
+  }));
+  assert.equal(decision.targetPrimary, "pg-1", "pg-2 is further ahead, on a node not Ready");
+  const none = decidePrimary(input({
+    ...onNodes({ n1: NOT_READY, n2: NOT_READY }),
+    pods: [pod("pg-0", true), ...onNodes().pods.slice(1)],
+  }));
+  assert.equal(none.targetPrimary, "pg-0");
+  assert.equal(none.blocked?.reason, "NoFailoverCandidate");
+  assert.match(none.blocked!.message, /"pg-2" is on node "n2", which is not Ready/);
+});
+
+Deno.test("decidePrimary() switches over from a cordoned node to the most advanced standby on a schedulable one", () => {
+  const decision = decidePrimary(input(onNodes({ n0: { unschedulable: true } })));
+  assert.equal(decision.targetPrimary, "pg-2");
+  assert.equal(decision.change?.kind, "switchover");
+  assert.match(decision.change!.reason, /node "n0" of the primary is cordoned/);
+  assert.equal(decision.promoteRequest, undefined, "nothing recorded");
+  const [event] = primaryEvents(decision);
+  assert.equal(event.reason, "SwitchoverStarted");
+  assert.match(event.note, /cordoned/);
+
+  // Past a standby on a cordoned node, or one that does not stream.
+  const past = decidePrimary(
+    input(onNodes({ n0: { unschedulable: true }, n2: { unschedulable: true } })),
+  );
+  assert.equal(past.targetPrimary, "pg-1");
+  const polled = new Map(input().polled);
+  polled.set("pg-2", standby("pg-2", "0/5000000", { walReceiverStreaming: false }));
+  assert.equal(
+    decidePrimary(input({ ...onNodes({ n0: { unschedulable: true } }), polled })).targetPrimary,
+    "pg-1",
+  );
+  // The annotation still goes first.
+  const asked = decidePrimary(
+    input({ ...onNodes({ n0: { unschedulable: true } }), promoteRequest: "pg-1" }),
+  );
+  assert.equal(asked.targetPrimary, "pg-1");
+  assert.equal(asked.promoteRequest, "pg-1");
+});
+
+Deno.test("decidePrimary() keeps a cordoned primary when no standby can take over, and says so once", () => {
+  const stuck = decidePrimary(input(onNodes({
+    n0: { unschedulable: true },
+    n1: { unschedulable: true },
+    n2: NOT_READY,
+  })));
+  assert.equal(stuck.targetPrimary, "pg-0");
+  assert.equal(stuck.change, undefined);
+  assert.equal(stuck.blocked?.reason, "SwitchoverWaiting");
+  assert.match(stuck.blocked!.message, /"pg-1" is on cordoned node "n1"/);
+  assert.match(stuck.blocked!.message, /"pg-2" is on node "n2", which is not Ready/);
+  assert.equal(primaryEvents(stuck)[0].type, "Warning");
+  assert.deepEqual(primaryEvents(stuck, "SwitchoverWaiting"), []);
+  for (const other of [{ ha: { enabled: false, failoverDelaySeconds: 10 } }, { replicas: 1 }]) {
+    const kept = decidePrimary(input({ ...onNodes({ n0: { unschedulable: true } }), ...other }));
+    assert.equal(kept.targetPrimary, "pg-0");
+    assert.equal(kept.blocked, undefined, "nothing to wait for without failover");
+  }
 });

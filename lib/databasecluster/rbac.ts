@@ -118,6 +118,12 @@ export const CLUSTER_RULES: readonly Rule[] = [
     why: "the last backup's outcome for status.lastBackup and BackupReady",
   },
   {
+    apiGroups: [""],
+    resources: ["nodes"],
+    verbs: ["list", "watch"],
+    why: "whether the primary's node is Ready, and cordoned for a drain (switchover first)",
+  },
+  {
     apiGroups: ["storage.k8s.io"],
     resources: ["storageclasses"],
     verbs: ["list", "watch"],

@@ -14,7 +14,7 @@
  *
  * @module
  */
-import type { KubernetesObject, V1StatefulSet } from "@kubernetes/client-node";
+import type { KubernetesObject, V1Pod, V1StatefulSet } from "@kubernetes/client-node";
 import {
   DATABASE_CLUSTER_API_VERSION,
   type DatabaseCluster,
@@ -53,6 +53,7 @@ import {
   type PollOptions,
   summarizeInstances,
 } from "./instances.ts";
+import { type NodeState, nodeState, type NodeStates } from "./nodes.ts";
 import { restartPending } from "./restarts.ts";
 import { nextRolloutStep, restartingPrimary, rollOut, type RolloutInput } from "./rollout.ts";
 import {
@@ -396,6 +397,7 @@ function choosePrimary(
     restartingPrimary: restartingPrimary(rollout.input, memory.primaryPodUid),
     pods: children.pods,
     polled,
+    nodes: nodeStates(deps.cache, children.pods),
     downSince: memory.downSince,
     primaryPodUid: memory.primaryPodUid,
     now: deps.clock.now(),
@@ -419,6 +421,17 @@ function choosePrimary(
       : undefined,
   });
   return decision;
+}
+
+/** The cached states of the nodes `pods` are bound to. */
+function nodeStates(cache: ClusterCache, pods: readonly V1Pod[]): NodeStates {
+  const states = new Map<string, NodeState>();
+  for (const pod of pods) {
+    const name = pod.spec?.nodeName;
+    const node = name === undefined ? undefined : cache.node(name);
+    if (node) states.set(name!, nodeState(node));
+  }
+  return states;
 }
 
 async function writeStatus(

@@ -60,12 +60,15 @@ export class Manager {
     this.#options = options;
   }
 
-  /** The shared informer for `type` in a namespace (all when undefined) with a label selector. */
+  /**
+   * The shared informer for `type` in a namespace (all when undefined) with a label selector.
+   * A `transform` runs after `managedFields` are stripped; the first caller's is kept.
+   */
   informer<T extends KubeObject>(
     type: ResourceType<T>,
     options: Pick<
       InformerOptions<T>,
-      "namespace" | "labelSelector" | "fieldSelector" | "indexers"
+      "namespace" | "labelSelector" | "fieldSelector" | "indexers" | "transform"
     > = {},
   ): Informer<T> {
     const key = [
@@ -78,9 +81,10 @@ export class Manager {
     ].join("|");
     let informer = this.#informers.get(key) as Informer<T> | undefined;
     if (!informer) {
+      const transform = options.transform;
       informer = new Informer<T>(this.resources, type, {
         ...options,
-        transform: stripManagedFields,
+        transform: transform ? (o) => transform(stripManagedFields(o)) : stripManagedFields,
       });
       this.#informers.set(key, informer as unknown as Informer<KubeObject>);
       // Informers created while running (e.g. for a CRD installed later) start at once.

@@ -1,22 +1,72 @@
 /**
- * Builder of the PodDisruptionBudget `<c>`, wanted when `ha.pdb` says so (by
- * default when there is more than one instance).
+ * Builders of the PodDisruptionBudgets, wanted when `ha.pdb` says so (by
+ * default when there is more than one instance). Evictions (`kubectl drain`)
+ * take at most one instance at a time, and, when dbop can move the primary
+ * (`ha.enabled`, more than one instance), never the primary while it is the
+ * primary, as CloudNativePG's two budgets do:
  *
- * One budget over all instances with `maxUnavailable: 1`: a drain or any other
- * voluntary eviction takes at most one instance at a time, so it never takes
- * the primary and a standby together, and with three or more instances a
- * majority always stays up. A separate budget that forbids evicting the
- * primary (as operators with switchover do) would block every node drain
- * forever here, since dbop does not move the primary yet. With one instance
- * the budget does not stop that instance's eviction: blocking drains outright
- * would be worse than the restart.
+ * - `<c>-primary` selects the primary's pod by name (`status.currentPrimary`,
+ *   and `status.targetPrimary` while the primary changes) with every one of
+ *   them required: a drain waits while dbop switches over (a cordoned node
+ *   asks for it, see `primary.ts`), and once the new primary runs, the old
+ *   one is a standby like the others.
+ * - `<c>` selects every other instance, with `minAvailable: replicas - 2`:
+ *   one standby at a time, none while the primary changes (two are excluded).
+ *
+ * By name rather than by the role label: no pod is labelled primary while
+ * the primary changes, and the old primary must stay protected until the new
+ * one runs. The two selectors never overlap (the eviction API refuses a pod
+ * with two budgets). `<c>-primary` comes first in the desired children, so
+ * while the primary changes the new primary is covered as soon as possible.
+ *
+ * Without failover or with one instance nothing would move the primary off a
+ * drained node, so a budget that forbids evicting it would block the drain
+ * forever: then there is one budget `<c>` over all instances with
+ * `maxUnavailable: 1`, which with one instance does not stop its eviction
+ * (blocking drains outright would be worse than the restart).
  *
  * @module
  */
-import type { V1PodDisruptionBudget } from "@kubernetes/client-node";
+import type { V1PodDisruptionBudget, V1PodDisruptionBudgetSpec } from "@kubernetes/client-node";
 import { type DatabaseCluster, pdbEnabled } from "../../api/mod.ts";
-import { instanceSelector, podDisruptionBudgetName } from "../names.ts";
+import {
+  initialPrimaryPodName,
+  instanceSelector,
+  POD_NAME_LABEL,
+  podDisruptionBudgetName,
+  primaryPodDisruptionBudgetName,
+} from "../names.ts";
 import { childMetadata, clusterName } from "./common.ts";
+
+/** Whether dbop moves the primary before a drain evicts it (see the module doc). */
+function switchesOverOnDrain(cluster: DatabaseCluster): boolean {
+  return cluster.spec.ha.enabled && cluster.spec.replicas > 1;
+}
+
+/** The primary's pod, and the target's while the primary changes. */
+function primaryPods(cluster: DatabaseCluster): string[] {
+  const { currentPrimary, targetPrimary } = cluster.status ?? {};
+  const names = [currentPrimary, targetPrimary].filter((n): n is string => n !== undefined);
+  return names.length === 0 ? [initialPrimaryPodName(clusterName(cluster))] : [...new Set(names)];
+}
+
+function budget(
+  cluster: DatabaseCluster,
+  name: string,
+  spec: V1PodDisruptionBudgetSpec,
+): V1PodDisruptionBudget {
+  return {
+    apiVersion: "policy/v1",
+    kind: "PodDisruptionBudget",
+    metadata: childMetadata(cluster, { name, component: "database" }),
+    spec: {
+      ...spec,
+      // A pod that is not ready (crash-looping, say) may be evicted even when the budget
+      // is spent: keeping it does not protect availability and would block drains.
+      unhealthyPodEvictionPolicy: "AlwaysAllow",
+    },
+  };
+}
 
 /** PodDisruptionBudget `<c>`, or undefined when none is wanted. */
 export function buildPodDisruptionBudget(
@@ -24,19 +74,36 @@ export function buildPodDisruptionBudget(
 ): V1PodDisruptionBudget | undefined {
   if (!pdbEnabled(cluster.spec)) return undefined;
   const name = clusterName(cluster);
-  return {
-    apiVersion: "policy/v1",
-    kind: "PodDisruptionBudget",
-    metadata: childMetadata(cluster, {
-      name: podDisruptionBudgetName(name),
-      component: "database",
-    }),
-    spec: {
+  const matchLabels = instanceSelector(name);
+  if (!switchesOverOnDrain(cluster)) {
+    return budget(cluster, podDisruptionBudgetName(name), {
       maxUnavailable: 1,
-      selector: { matchLabels: instanceSelector(name) },
-      // A pod that is not ready (crash-looping, say) may be evicted even when the budget
-      // is spent: keeping it does not protect availability and would block drains.
-      unhealthyPodEvictionPolicy: "AlwaysAllow",
+      selector: { matchLabels },
+    });
+  }
+  // An integer minAvailable counts the selected pods only; maxUnavailable would count the
+  // StatefulSet's replicas, the primary's included, and never allow an eviction.
+  return budget(cluster, podDisruptionBudgetName(name), {
+    minAvailable: cluster.spec.replicas - 2,
+    selector: {
+      matchLabels,
+      matchExpressions: [{ key: POD_NAME_LABEL, operator: "NotIn", values: primaryPods(cluster) }],
     },
-  };
+  });
+}
+
+/** PodDisruptionBudget `<c>-primary`, or undefined when none is wanted. */
+export function buildPrimaryPodDisruptionBudget(
+  cluster: DatabaseCluster,
+): V1PodDisruptionBudget | undefined {
+  if (!pdbEnabled(cluster.spec) || !switchesOverOnDrain(cluster)) return undefined;
+  const name = clusterName(cluster);
+  const primaries = primaryPods(cluster);
+  return budget(cluster, primaryPodDisruptionBudgetName(name), {
+    minAvailable: primaries.length,
+    selector: {
+      matchLabels: instanceSelector(name),
+      matchExpressions: [{ key: POD_NAME_LABEL, operator: "In", values: primaries }],
+    },
+  });
 }

@@ -64,6 +64,13 @@ export const RESERVED_PARAMETERS: readonly string[] = [
   "wal_level",
 ];
 
+/**
+ * Default of `spec.ha.switchoverDelay`: seconds the old primary's fast shutdown may take in a
+ * switchover. Here, not in the schema, because the instance manager (which must not load zod)
+ * falls back to it when the cluster it reads has no value.
+ */
+export const SWITCHOVER_DELAY_SECONDS = 30;
+
 /** Role the operator uses for streaming replication. */
 export const REPLICATION_USERNAME = "streaming_replica";
 

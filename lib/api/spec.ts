@@ -13,6 +13,7 @@ import {
   RESERVED_PARAMETERS,
   RESERVED_USERNAMES,
   SUPPORTED_MAJORS,
+  SWITCHOVER_DELAY_SECONDS,
   V1BETA1_MAJORS,
 } from "./constants.ts";
 import {
@@ -184,6 +185,16 @@ function haSchema() {
         "pod fails over at once. " +
         "The default, 10, lets the instance manager restart a crashed PostgreSQL in place " +
         "(about a second) without a failover, which would lose the writes not yet streamed.",
+    ),
+    switchoverDelay: z.int().min(1).max(3600).default(SWITCHOVER_DELAY_SECONDS).describe(
+      "Seconds the old primary's fast shutdown may take in a switchover (after its " +
+        "CHECKPOINT) before it is stopped immediately (SIGQUIT); only then is the primary " +
+        "Lease released and the target promoted, so this bounds the switchover's write outage. " +
+        "A fast shutdown normally ends within a second; what prolongs it is a standby that " +
+        "does not confirm the last WAL, which PostgreSQL waits for up to wal_sender_timeout " +
+        "(60 s by default). The default, 30, caps that wait at half of it; an immediate " +
+        "shutdown leaves the old primary to crash recovery and pg_rewind when it rejoins. " +
+        "A SIGTERM of the pod meanwhile shortens the wait to the pod's stop bound.",
     ),
     synchronous: z.strictObject({
       method: z.enum(["any", "first"]).default("any").describe(

@@ -1,8 +1,8 @@
 /**
  * The instance's view of its DatabaseCluster: one watch on that single object
  * (a `metadata.name` field selector, which the per-cluster Role allows with
- * `resourceNames`), keeping the latest status facts and waking whoever waits
- * for a change; and the one status field the instance owns,
+ * `resourceNames`), keeping the latest status facts (and
+ * `spec.ha.switchoverDelay`) and waking whoever waits for a change; and the one status field the instance owns,
  * `status.systemIdentifier`, written by server-side apply under its own field
  * manager so it never conflicts with the operator's.
  *
@@ -20,6 +20,7 @@ import type { ClusterFacts } from "./role.ts";
 export const INSTANCE_FIELD_MANAGER = "dbop-instance";
 
 type ClusterObject = KubeObject & {
+  spec?: { ha?: { switchoverDelay?: number } };
   status?: { targetPrimary?: string; systemIdentifier?: string };
 };
 
@@ -75,7 +76,11 @@ export class ClusterView {
     this.#object = object;
     const status = object?.status;
     this.#facts = object
-      ? { targetPrimary: status?.targetPrimary, systemIdentifier: status?.systemIdentifier }
+      ? {
+        targetPrimary: status?.targetPrimary,
+        systemIdentifier: status?.systemIdentifier,
+        switchoverDelaySeconds: object.spec?.ha?.switchoverDelay,
+      }
       : undefined;
     this.#changes.notify();
   }

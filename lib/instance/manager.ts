@@ -10,10 +10,12 @@
  *    serves, the database system identifier is recorded in status first.
  * 3. PostgreSQL runs in the decided role until it exits (restarted after a
  *    backoff that grows while it keeps failing), until this pod's role in
- *    `status.targetPrimary` changes (stopped, and decided again), until a
- *    restart is asked for (`POST /restart`: fast shutdown, started again in
- *    the same role), or until SIGTERM (fast shutdown within the bound, then
- *    the manager exits).
+ *    `status.targetPrimary` changes (stopped, and decided again; a primary
+ *    that is no longer the target checkpoints, and its fast shutdown may take
+ *    `spec.ha.switchoverDelay` before an immediate one), until a restart is
+ *    asked for (`POST /restart`: fast shutdown, started again in the same
+ *    role), or until SIGTERM (fast shutdown within the bound, then the
+ *    manager exits).
  *
  * Alongside, the credentials follow the Secrets (`credentials.ts`): the
  * primary applies changed passwords, every instance rewrites its passfile.
@@ -60,7 +62,7 @@ import { STATUS_QUERY } from "./sql.ts";
 import { parseServerStatus } from "./status.ts";
 import type { PrimaryLease } from "./lease.ts";
 import type { OwnerReference } from "../runtime/types.ts";
-import { DATABASE_CLUSTER } from "../api/constants.ts";
+import { DATABASE_CLUSTER, SWITCHOVER_DELAY_SECONDS } from "../api/constants.ts";
 import { promoteStandby } from "./promote.ts";
 import { lastRanAsStandby, RejoinLaterError, RewindError, rewindFormerPrimary } from "./rewind.ts";
 
@@ -505,6 +507,8 @@ export class InstanceManager {
     let postmaster: Postmaster | undefined;
     let started = 0;
     let why = "shutting down";
+    /** How long the last fast shutdown may take before an immediate one. */
+    let fastMs = this.#options.stopTimeoutMs;
     while (!signal.aborted) {
       if (postmaster === undefined) {
         if (roleChanged()) {
@@ -607,11 +611,24 @@ export class InstanceManager {
           logger.warn("CHECKPOINT before stopping failed: {error}", { error: error.message });
         });
       }
+      // The switchover waits for this shutdown: spec.ha.switchoverDelay bounds it, not the pod.
+      if (role === "primary") {
+        fastMs = (this.#cluster.facts?.switchoverDelaySeconds ?? SWITCHOVER_DELAY_SECONDS) * 1000;
+      }
       break;
     }
     if (postmaster?.running) {
-      const outcome = await postmaster.stop(this.#options.stopTimeoutMs);
-      logger.info("Stopped PostgreSQL ({why}): {outcome} shutdown", { why, outcome });
+      const stopping = performance.now();
+      const outcome = await postmaster.stop(fastMs, {
+        hurry: signal,
+        hurryMs: this.#options.stopTimeoutMs,
+      });
+      logger.info("Stopped PostgreSQL ({why}): {outcome} shutdown in {ms} ms (bound {bound} ms)", {
+        why,
+        outcome,
+        ms: Math.round(performance.now() - stopping),
+        bound: fastMs,
+      });
     }
     this.#accepting = false;
     this.#role = undefined;

@@ -106,11 +106,13 @@ export class Postmaster {
 
   /**
    * Fast shutdown within `timeoutMs`, then immediate shutdown, then SIGKILL; resolves
-   * with how it ended once the postmaster has exited.
+   * with how it ended once the postmaster has exited. When `hurry` aborts during the fast
+   * shutdown, at most `hurryMs` more are given to it: a switchover's longer bound must not
+   * outlast the pod's grace period when the pod is deleted meanwhile.
    */
   async stop(
     timeoutMs: number,
-    options: { clock?: Clock } = {},
+    options: { clock?: Clock; hurry?: AbortSignal; hurryMs?: number } = {},
   ): Promise<"fast" | "immediate" | "killed"> {
     const clock = options.clock ?? systemClock;
     const steps: [Deno.Signal, number, "fast" | "immediate" | "killed"][] = [
@@ -122,14 +124,34 @@ export class Postmaster {
       if (!this.running) break;
       this.kill(signal);
       const timeout = new AbortController();
-      await Promise.race([
-        this.exited,
-        sleepWith(clock, waitMs, timeout.signal).catch(() => {}),
-      ]);
+      const waits = [this.exited, sleepWith(clock, waitMs, timeout.signal).catch(() => {})];
+      const { hurry, hurryMs } = options;
+      if (signal === "SIGINT" && hurry && hurryMs !== undefined && hurryMs < waitMs) {
+        waits.push(
+          aborted(hurry, timeout.signal)
+            .then(() => sleepWith(clock, hurryMs, timeout.signal)).catch(() => {}),
+        );
+      }
+      await Promise.race(waits);
       timeout.abort();
       if (!this.running) return outcome;
     }
     await this.exited;
     return "fast";
   }
+}
+
+/** Resolves when `signal` aborts; rejects when `cancel` aborts first (its listener removed). */
+function aborted(signal: AbortSignal, cancel: AbortSignal): Promise<void> {
+  if (signal.aborted) return Promise.resolve();
+  return new Promise((resolve, reject) => {
+    const done = () => {
+      signal.removeEventListener("abort", done);
+      cancel.removeEventListener("abort", done);
+      if (signal.aborted) resolve();
+      else reject(cancel.reason);
+    };
+    signal.addEventListener("abort", done);
+    cancel.addEventListener("abort", done);
+  });
 }

@@ -20,6 +20,8 @@ export interface ClusterFacts {
   targetPrimary?: string;
   /** The database system identifier recorded at bootstrap (`status.systemIdentifier`). */
   systemIdentifier?: string;
+  /** How long a switchover's fast shutdown may take (`spec.ha.switchoverDelay`), in seconds. */
+  switchoverDelaySeconds?: number;
 }
 
 /** What the instance finds in its data directory. */

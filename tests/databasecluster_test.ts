@@ -186,7 +186,10 @@ Deno.test({
     assert.equal(three.status.readyReplicas, 3);
     assert.equal(three.status.readyDisplay, "3/3");
     const pdb = await getJson(cluster, ["get", "pdb", "pg", "-n", ns]);
-    assert.equal(pdb.spec.maxUnavailable, 1);
+    // With failover, <c> covers the standbys (one down at a time) and <c>-primary the primary.
+    assert.equal(pdb.spec.minAvailable, 1);
+    const primaryPdb = await getJson(cluster, ["get", "pdb", "pg-primary", "-n", ns]);
+    assert.equal(primaryPdb.spec.minAvailable, 1);
     const replica = await getJson(cluster, ["get", "pod", "pg-2", "-n", ns]);
     assert.equal(replica.metadata.labels["database.example.com/role"], "replica");
     const ro = await getJson(cluster, ["get", "service", "pg-ro", "-n", ns]);

@@ -18,7 +18,6 @@
  */
 import { parseArgs } from "node:util";
 import { ANNOTATIONS, podName } from "../lib/databasecluster/names.ts";
-import { getJson } from "../tests/harness/clusters.ts";
 import { startControlPlane } from "../tests/harness/control_plane.ts";
 import { databasePods } from "../tests/harness/database_pods.ts";
 import { eventually, makeTestCluster } from "../tests/harness/mod.ts";
@@ -56,19 +55,15 @@ if (import.meta.main) {
         },
       });
     await apply("100m");
-    const status = async () =>
-      (await getJson(test, ["get", "dbc", name, "-n", env.namespace])).status ?? {};
-    const settled = () =>
-      eventually("the cluster settled", async () => {
+    const status = () => env.clusterStatus(name);
+    const settled = async () => {
+      const primary = await eventually("one primary, confirmed", async () => {
         const { currentPrimary, targetPrimary } = await status();
-        if (!currentPrimary || currentPrimary !== targetPrimary) return undefined;
-        const all = await Promise.all(pods.map((pod) => env.instanceStatus(name, pod)));
-        const ok = all.every((s) =>
-          s?.postgres === "running" &&
-          (s.pod === currentPrimary ? s.role === "primary" : s.walReceiverStreaming === true)
-        );
-        return ok ? currentPrimary as string : undefined;
+        return currentPrimary && currentPrimary === targetPrimary ? currentPrimary : undefined;
       }, { timeoutMs: 300_000, intervalMs: 500 });
+      await env.running(name, pods.length, { primary, timeoutMs: 300_000 });
+      return primary;
+    };
     await settled();
     const rw = await env.readWrite(name, "prefer");
     await using writer = await startWriter(rw);

@@ -10,7 +10,6 @@
  * @module
  */
 import assert from "node:assert/strict";
-import type { InstanceStatus } from "../lib/api/mod.ts";
 import { ANNOTATIONS, podName } from "../lib/databasecluster/names.ts";
 import { type DatabasePods, databasePods } from "./harness/database_pods.ts";
 import { getJson } from "./harness/clusters.ts";
@@ -25,42 +24,6 @@ const external = Deno.env.get("TEST_KUBECONFIG") !== undefined;
 
 function report(line: string): void {
   Deno.stderr.writeSync(new TextEncoder().encode(`[failover] ${line}\n`));
-}
-
-/** Waits until `primary` runs as the primary and every other instance streams from it. */
-async function settled(
-  env: DatabasePods,
-  name: string,
-  replicas: number,
-  primary: string,
-  timeoutMs = 180_000,
-): Promise<InstanceStatus[]> {
-  const pods = Array.from({ length: replicas }, (_, i) => podName(name, i));
-  try {
-    return await eventually(`"${primary}" primary, the others streaming`, async () => {
-      const all = await Promise.all(pods.map((pod) => env.instanceStatus(name, pod)));
-      const ok = all.every((s, i) =>
-        s?.postgres === "running" &&
-        (pods[i] === primary
-          ? s.role === "primary"
-          : s.role === "standby" && s.walReceiverStreaming === true)
-      );
-      return ok ? all as InstanceStatus[] : undefined;
-    }, { timeoutMs, intervalMs: 500 });
-  } catch (error) {
-    const managers = pods.map((pod) => {
-      const lines = env.kubelet.logs(env.namespace, pod, "postgres").split("\n");
-      const own = lines.filter((line) => line.startsWith('{"@timestamp"')).slice(-25);
-      return `--- ${pod}: the instance manager's last lines\n${own.join("\n")}`;
-    });
-    throw new Error(
-      `${(error as Error).message}\n${env.logTails(pods, 30)}\n${managers.join("\n")}`,
-    );
-  }
-}
-
-async function clusterStatus(env: DatabasePods, name: string) {
-  return (await getJson(test, ["get", "databasecluster", name, "-n", env.namespace])).status ?? {};
 }
 
 /** The first acknowledged commit sent after `at`, by a server other than `not`. */
@@ -104,7 +67,7 @@ Deno.test({
       spec: { replicas: 3, version: "15", storage: { size: "1Gi" } },
     });
     const pods = [0, 1, 2].map((ordinal) => podName(name, ordinal));
-    await settled(env, name, 3, pods[0]);
+    await env.running(name, 3, { primary: pods[0] });
     const rw = await env.readWrite(name, "prefer");
     await using writer = await startWriter(rw);
     await using sampler = await startSampler(env, name);
@@ -120,7 +83,7 @@ Deno.test({
       () => Promise.resolve(firstAckAfter(writer, killedAt, oldServer)),
       { timeoutMs: 120_000, intervalMs: 100 },
     );
-    const promoted = (await clusterStatus(env, name)).currentPrimary as string;
+    const promoted = (await env.clusterStatus(name)).currentPrimary as string;
     assert.notEqual(promoted, pods[0]);
     report(
       `primary killed: "${promoted}" acknowledged a write through -rw ${
@@ -133,7 +96,7 @@ Deno.test({
 
     // The old primary comes back (the StatefulSet makes its pod again, on the same volume)
     // and streams from the new one, on the new timeline, without a clone.
-    const rejoined = await settled(env, name, 3, promoted);
+    const rejoined = await env.running(name, 3, { primary: promoted });
     const timeline = rejoined.find((s) => s.pod === promoted)!.timeline!;
     assert.ok(timeline >= 2, `the new primary is on timeline ${timeline}`);
     assert.ok(rejoined.every((s) => s.timeline === timeline), "every instance on that timeline");
@@ -163,7 +126,7 @@ Deno.test({
       "--overwrite",
     ]);
     await eventually("the switchover done", async () => {
-      const status = await clusterStatus(env, name);
+      const status = await env.clusterStatus(name);
       return status.currentPrimary === pods[0] && status.targetPrimary === pods[0]
         ? true
         : undefined;
@@ -184,8 +147,8 @@ Deno.test({
         (outage?.to ?? askedAt) - askedAt
       } ms`,
     );
-    await settled(env, name, 3, pods[0]);
-    assert.equal((await clusterStatus(env, name)).promoteRequest, pods[0]);
+    await env.running(name, 3, { primary: pods[0] });
+    assert.equal((await env.clusterStatus(name)).promoteRequest, pods[0]);
     await writer.stop();
     const final = await eventually("the table read back", () => writer.verify(rw));
     assert.deepEqual(final.missing, afterFailover.missing, "the switchover lost nothing");
@@ -218,7 +181,7 @@ Deno.test({
       },
     });
     const pods = [0, 1, 2].map((ordinal) => podName(name, ordinal));
-    await settled(env, name, 3, pods[0]);
+    await env.running(name, 3, { primary: pods[0] });
     const rw = await env.readWrite(name, "prefer");
     await eventually("synchronous_standby_names in force", async () => {
       const names = await query(env.sandbox, rw, "SHOW synchronous_standby_names");
@@ -249,7 +212,7 @@ Deno.test({
     await eventually("NoFailoverQuorum", async () => {
       return (await eventReasons(env)).includes("NoFailoverQuorum") ? true : undefined;
     }, { timeoutMs: 60_000 });
-    assert.equal((await clusterStatus(env, name)).targetPrimary, pods[0], "nothing promoted");
+    assert.equal((await env.clusterStatus(name)).targetPrimary, pods[0], "nothing promoted");
     await env.resumePod(pods[1]);
     // The StatefulSet made the primary's pod again on its volume: with no failover possible
     // when it came back, it is the primary again.
@@ -258,7 +221,7 @@ Deno.test({
       () => Promise.resolve(firstAckAfter(writer, killedAt)),
       { timeoutMs: 120_000, intervalMs: 100 },
     );
-    const status = await clusterStatus(env, name);
+    const status = await env.clusterStatus(name);
     report(
       `primary killed with a standby hung: no promotion without a quorum; "${status.currentPrimary}" ` +
         `acknowledged a write ${

@@ -105,7 +105,7 @@ Deno.test({
       return pod && pod.metadata!.uid !== oldUid ? true : undefined;
     }, { timeoutMs: 120_000 });
     const recreatedAt = Date.now();
-    await env.running(name, 3, 240_000);
+    await env.running(name, 3, { timeoutMs: 240_000 });
     const runningAt = Date.now();
     await commitsAfter(runningAt);
     const recoveredIn = outageDuring(writer.outages(), killedAt, deletedAt);

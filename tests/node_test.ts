@@ -17,7 +17,6 @@
  * @module
  */
 import assert from "node:assert/strict";
-import type { InstanceStatus } from "../lib/api/mod.ts";
 import { podName } from "../lib/databasecluster/names.ts";
 import { type DatabasePods, databasePods } from "./harness/database_pods.ts";
 import { getJson } from "./harness/clusters.ts";
@@ -36,36 +35,10 @@ function report(line: string): void {
 
 const seconds = (ms: number) => `${(ms / 1000).toFixed(1)} s`;
 
-/** Waits until one instance runs as the primary and every other of `pods` streams. */
-async function settled(
-  env: DatabasePods,
-  name: string,
-  pods: string[],
-  timeoutMs = 180_000,
-): Promise<InstanceStatus[]> {
-  try {
-    return await eventually("one primary, the others streaming", async () => {
-      const all = await Promise.all(pods.map((pod) => env.instanceStatus(name, pod)));
-      const ok = all.every((s) =>
-        s?.postgres === "running" && (s.role === "primary" || s.walReceiverStreaming === true)
-      ) && all.filter((s) =>
-            s?.role === "primary"
-          ).length === 1;
-      return ok ? all as InstanceStatus[] : undefined;
-    }, { timeoutMs, intervalMs: 500 });
-  } catch (error) {
-    throw new Error(`${(error as Error).message}\n${env.logTails(pods, 30)}`);
-  }
-}
-
-async function clusterStatus(env: DatabasePods, name: string) {
-  return (await getJson(test, ["get", "databasecluster", name, "-n", env.namespace])).status ?? {};
-}
-
 /** Waits until the primary is settled on another instance than `from`; returns it. */
 async function movedFrom(env: DatabasePods, name: string, from: string): Promise<string> {
   return await eventually(`the primary moved off "${from}"`, async () => {
-    const status = await clusterStatus(env, name);
+    const status = await env.clusterStatus(name);
     return status.currentPrimary !== from && status.currentPrimary === status.targetPrimary
       ? status.currentPrimary as string
       : undefined;
@@ -147,7 +120,7 @@ Deno.test({
       },
     });
     const pods = [0, 1, 2].map((ordinal) => podName(name, ordinal));
-    await settled(env, name, pods);
+    await env.running(name, pods.length);
     const nodes = await Promise.all(pods.map((pod) => nodeOf(env, pod)));
     assert.equal(new Set(nodes).size, 3, `one instance per node: ${nodes}`);
     const rw = await env.readWrite(name, "prefer");
@@ -159,7 +132,7 @@ Deno.test({
     const touched = new Set<string>();
     try {
       // 1. Cordon the primary's node: dbop switches over to a standby on another node.
-      const first = (await clusterStatus(env, name)).currentPrimary as string;
+      const first = (await env.clusterStatus(name)).currentPrimary as string;
       const firstNode = await nodeOf(env, first);
       touched.add(firstNode);
       const cordonedAt = Date.now();
@@ -182,8 +155,8 @@ Deno.test({
       assert.equal(drained.code, 0, `drain failed: ${drained.stderr}`);
       report(`drain of ${firstNode} after the switchover: ${seconds(Date.now() - drainAt)}`);
       await test.kubectlOk(["uncordon", firstNode]);
-      await settled(env, name, pods);
-      assert.equal((await clusterStatus(env, name)).currentPrimary, second);
+      await env.running(name, pods.length);
+      assert.equal((await env.clusterStatus(name)).currentPrimary, second);
 
       // 3. Drain the primary's node straight away: its eviction is refused until dbop has
       // switched over, then it goes.
@@ -194,7 +167,7 @@ Deno.test({
       const drainedAt = Date.now();
       assert.equal(straight.code, 0, `drain failed: ${straight.stderr}`);
       assert.match(straight.stderr + straight.stdout, /disruption budget/);
-      const third = (await clusterStatus(env, name)).currentPrimary as string;
+      const third = (await env.clusterStatus(name)).currentPrimary as string;
       assert.notEqual(third, second);
       assert.notEqual(await nodeOf(env, third), secondNode);
       const drainOutage = outageDuring(writer.outages(), drainStraightAt, drainedAt);
@@ -205,7 +178,7 @@ Deno.test({
           `outage ${drainOutage?.ms ?? 0} ms`,
       );
       await test.kubectlOk(["uncordon", secondNode]);
-      await settled(env, name, pods);
+      await env.running(name, pods.length);
 
       // 4. The primary's node turns NotReady while PostgreSQL on it still runs: a failover
       // after ha.failoverDelay (10 s), to a standby on a Ready node.
@@ -224,7 +197,7 @@ Deno.test({
           `${seconds(failedOverAt - notReadyAt)} after`,
       );
       await restore(thirdNode);
-      await settled(env, name, pods);
+      await env.running(name, pods.length);
     } finally {
       for (const node of touched) await restore(node);
     }

@@ -10,7 +10,6 @@
  * @module
  */
 import assert from "node:assert/strict";
-import type { InstanceStatus } from "../lib/api/mod.ts";
 import { DatabaseClusters } from "../lib/databasecluster/cache.ts";
 import { podName } from "../lib/databasecluster/names.ts";
 import { type DatabasePods, databasePods } from "./harness/database_pods.ts";
@@ -23,31 +22,6 @@ const external = Deno.env.get("TEST_KUBECONFIG") !== undefined;
 
 function report(line: string): void {
   Deno.stderr.writeSync(new TextEncoder().encode(`[rollout] ${line}\n`));
-}
-
-/** Waits until `primary` (or, undefined, any one instance) runs as the primary and every other streams. */
-async function settled(
-  env: DatabasePods,
-  name: string,
-  replicas: number,
-  primary?: string,
-  timeoutMs = 180_000,
-): Promise<InstanceStatus[]> {
-  const pods = Array.from({ length: replicas }, (_, i) => podName(name, i));
-  try {
-    return await eventually(`${primary ?? "one"} primary, the others streaming`, async () => {
-      const all = await Promise.all(pods.map((pod) => env.instanceStatus(name, pod)));
-      const ok = all.every((s, i) =>
-        s?.postgres === "running" &&
-        ((primary === undefined ? s.role === "primary" : pods[i] === primary)
-          ? s.role === "primary"
-          : s.role === "standby" && s.walReceiverStreaming === true)
-      ) && all.filter((s) => s?.role === "primary").length === 1;
-      return ok ? all as InstanceStatus[] : undefined;
-    }, { timeoutMs, intervalMs: 500 });
-  } catch (error) {
-    throw new Error(`${(error as Error).message}\n${env.logTails(pods, 30)}`);
-  }
 }
 
 interface ClusterEvent {
@@ -126,7 +100,7 @@ async function rollOutWhileWriting(
   });
   await env.apply(manifest("100m"));
   const pods = Array.from({ length: options.replicas }, (_, i) => podName(name, i));
-  await settled(env, name, options.replicas, pods[0]);
+  await env.running(name, options.replicas, { primary: pods[0] });
   // Until it has been Running once, a cluster being rolled out is still Creating.
   await eventually("the cluster Running", async () => {
     const cluster = await env.resources.getOrUndefined(DatabaseClusters, name, {
@@ -169,7 +143,7 @@ async function rollOutWhileWriting(
         ? true
         : undefined;
     }, { timeoutMs: 900_000, intervalMs: 250 });
-    await settled(env, name, options.replicas, status.currentPrimary);
+    await env.running(name, options.replicas, { primary: status.currentPrimary });
   } finally {
     await writer.stop();
   }

@@ -13,7 +13,8 @@
  * @module
  */
 import type { V1Pod, V1Secret } from "@kubernetes/client-node";
-import type { InstanceStatus } from "../../lib/api/mod.ts";
+import type { DatabaseClusterStatus, InstanceStatus } from "../../lib/api/mod.ts";
+import { DatabaseClusters } from "../../lib/databasecluster/cache.ts";
 import { Pods, Secrets } from "../../lib/databasecluster/kinds.ts";
 import { statusTokenSecretName } from "../../lib/databasecluster/names.ts";
 import { DEFAULT_INSTANCE_IMAGE } from "../../lib/databasecluster/specs/common.ts";
@@ -54,11 +55,17 @@ export interface DatabasePods extends AsyncDisposable {
   /** The address a Service name resolves to in the pods (its ClusterIP). */
   serviceAddress(name: string): string;
   /**
-   * Waits until the `replicas` instances of `cluster` run PostgreSQL, one of them (whichever)
-   * as the primary and every other as a standby that streams; fails with the instances' last
-   * output lines.
+   * Waits until the `replicas` instances of `cluster` run PostgreSQL, one of them (`primary`,
+   * or whichever when not given) as the primary and every other as a standby that streams;
+   * fails with the instances' last output lines.
    */
-  running(cluster: string, replicas: number, timeoutMs?: number): Promise<InstanceStatus[]>;
+  running(
+    cluster: string,
+    replicas: number,
+    options?: { primary?: string; timeoutMs?: number },
+  ): Promise<InstanceStatus[]>;
+  /** The DatabaseCluster's status as the API server has it now. */
+  clusterStatus(cluster: string): Promise<DatabaseClusterStatus>;
   /** The last lines each container of `pods` printed, for a failure's message. */
   logTails(pods: string[], lines?: number): string;
   /** Instance `pod`'s status endpoint, with the cluster's token; undefined if it does not answer. */
@@ -130,15 +137,21 @@ export async function databasePods(
     startOperator(test.kubeconfigPath, { namespaces: [namespace], instanceStatusPeriodMs: 2000 });
   let operator = newOperator();
   const resources = resourcesFor(test.kubeconfigPath);
-  const running = async (cluster: string, replicas: number, timeoutMs = 180_000) => {
+  const running = async (
+    cluster: string,
+    replicas: number,
+    { primary, timeoutMs = 180_000 }: { primary?: string; timeoutMs?: number } = {},
+  ) => {
     const pods = Array.from({ length: replicas }, (_, i) => `${cluster}-${i}`);
+    const what = primary ? `"${primary}" the primary` : "one primary";
     try {
-      return await eventually(`"${cluster}" running, its standbys streaming`, async () => {
+      return await eventually(`"${cluster}" running, ${what}, the others streaming`, async () => {
         const all = await Promise.all(pods.map((pod) => instanceStatus(cluster, pod)));
         // A rolling update ends with another instance as the primary than ordinal 0.
         const up = all.every((s) => s?.postgres === "running") &&
           all.filter((s) => s?.role === "primary").length === 1 &&
-          all.every((s) => s?.role === "primary" || s?.walReceiverStreaming === true);
+          all.every((s) => s?.role === "primary" || s?.walReceiverStreaming === true) &&
+          (primary === undefined || all.find((s) => s?.role === "primary")?.pod === primary);
         return up ? all as InstanceStatus[] : undefined;
       }, { timeoutMs, intervalMs: 500 });
     } catch (error) {
@@ -212,6 +225,11 @@ export async function databasePods(
     },
     resources,
     running,
+    async clusterStatus(cluster) {
+      // The CRD schema validated it on the way in.
+      return ((await resources.get(DatabaseClusters, cluster, { namespace })).status ??
+        {}) as DatabaseClusterStatus;
+    },
     logTails,
     instanceStatus,
     apply: async (object) => {

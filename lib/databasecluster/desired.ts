@@ -16,9 +16,7 @@ import {
   appSecretName,
   backupCronJobName,
   caSecretName,
-  podDisruptionBudgetName,
   podMonitorName,
-  primaryPodDisruptionBudgetName,
   replicationSecretName,
   serverSecretName,
   statusTokenSecretName,
@@ -34,10 +32,7 @@ import {
 import { buildBackupClaim, buildBackupCronJob } from "./specs/backup.ts";
 import { buildConfigMap } from "./specs/config_map.ts";
 import { buildInstanceRbac } from "./specs/instance_rbac.ts";
-import {
-  buildPodDisruptionBudget,
-  buildPrimaryPodDisruptionBudget,
-} from "./specs/pod_disruption_budget.ts";
+import { buildPodDisruptionBudgets } from "./specs/pod_disruption_budget.ts";
 import { buildPodMonitor } from "./specs/pod_monitor.ts";
 import {
   buildAppSecret,
@@ -126,6 +121,9 @@ export function ownerReference(cluster: DatabaseCluster): V1OwnerReference {
   };
 }
 
+/** An optional child: its kind, the object when wanted, and the name to delete when not. */
+type Optional = [string, KubernetesObject | undefined, string | undefined];
+
 /** Builds every child the cluster should have now. */
 export async function desiredChildren(
   cluster: DatabaseCluster,
@@ -150,13 +148,12 @@ export async function desiredChildren(
     ?.spec?.resources?.requests?.storage;
   const name = cluster.metadata.name;
   // Optional children; the backup volume is never removed here (it holds the backups).
-  const optional: [string, KubernetesObject | undefined, string | undefined][] = [
-    [
+  const optional: Optional[] = [
+    ...buildPodDisruptionBudgets(cluster).map(({ name: budgetName, budget }): Optional => [
       "PodDisruptionBudget",
-      buildPrimaryPodDisruptionBudget(cluster),
-      primaryPodDisruptionBudgetName(name),
-    ],
-    ["PodDisruptionBudget", buildPodDisruptionBudget(cluster), podDisruptionBudgetName(name)],
+      budget,
+      budgetName,
+    ]),
     ["PersistentVolumeClaim", buildBackupClaim(cluster), undefined],
     ["CronJob", buildBackupCronJob(cluster), backupCronJobName(name)],
     [

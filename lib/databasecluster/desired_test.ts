@@ -70,8 +70,8 @@ Deno.test("desiredChildren() builds the children of a minimal cluster and lists 
     "StatefulSet/pg",
   ]);
   assert.deepEqual(desired.unwanted, [
-    { kind: "PodDisruptionBudget", name: "pg-primary" },
     { kind: "PodDisruptionBudget", name: "pg" },
+    { kind: "PodDisruptionBudget", name: "pg-primary" },
     { kind: "CronJob", name: "pg-backup" },
     { kind: "PodMonitor", name: "pg" },
   ]);
@@ -96,8 +96,9 @@ Deno.test("desiredChildren() adds the optional children the spec asks for", asyn
     },
   }, UID);
   const desired = await desiredChildren(cluster, noChildren(), { now: NOW, podMonitorCrd: true });
-  assert.deepEqual(kindsAndNames(desired.objects).slice(-4), [
+  assert.deepEqual(kindsAndNames(desired.objects).slice(-5), [
     "PodDisruptionBudget/pg",
+    "PodDisruptionBudget/pg-primary",
     "PersistentVolumeClaim/pg-backups",
     "CronJob/pg-backup",
     "PodMonitor/pg",

@@ -17,7 +17,7 @@ import { buildBackupClaim, buildBackupCronJob } from "./specs/backup.ts";
 import { decodeDataValue } from "./specs/common.ts";
 import { buildConfigMap } from "./specs/config_map.ts";
 import { buildInstanceRbac } from "./specs/instance_rbac.ts";
-import { buildPodDisruptionBudget } from "./specs/pod_disruption_budget.ts";
+import { buildPodDisruptionBudgets } from "./specs/pod_disruption_budget.ts";
 import { buildPodMonitor } from "./specs/pod_monitor.ts";
 import {
   buildAppSecret,
@@ -69,7 +69,7 @@ export function renderCluster(
     buildConfigMap(cluster),
     ...buildServices(cluster),
     buildStatefulSet(cluster),
-    buildPodDisruptionBudget(cluster),
+    ...buildPodDisruptionBudgets(cluster).map(({ budget }) => budget),
     buildBackupClaim(cluster),
     buildBackupCronJob(cluster),
     buildPodMonitor(cluster, { crdInstalled: options.podMonitorCrd ?? true }),

@@ -51,6 +51,7 @@ Deno.test("renderCluster() adds the budget, backups and PodMonitor when the spec
     "Service/orders-headless",
     "StatefulSet/orders",
     "PodDisruptionBudget/orders",
+    "PodDisruptionBudget/orders-primary",
     "PersistentVolumeClaim/orders-backups",
     "CronJob/orders-backup",
     "PodMonitor/orders",

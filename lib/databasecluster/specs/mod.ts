@@ -32,7 +32,7 @@ export {
   buildInstanceServiceAccount,
   instanceRules,
 } from "./instance_rbac.ts";
-export { buildPodDisruptionBudget } from "./pod_disruption_budget.ts";
+export { buildPodDisruptionBudgets } from "./pod_disruption_budget.ts";
 export {
   buildPodMonitor,
   POD_MONITOR_API_VERSION,

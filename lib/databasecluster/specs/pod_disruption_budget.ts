@@ -15,9 +15,10 @@
  *
  * By name rather than by the role label: no pod is labelled primary while
  * the primary changes, and the old primary must stay protected until the new
- * one runs. The two selectors never overlap (the eviction API refuses a pod
- * with two budgets). `<c>-primary` comes first in the desired children, so
- * while the primary changes the new primary is covered as soon as possible.
+ * one runs. Once applied, the two selectors never overlap. Between the two
+ * applies they may: the eviction API refuses a pod with two budgets, so an
+ * overlap is safe and a pod in neither is not. So the budget that takes a pod
+ * in is applied first ({@linkcode buildPodDisruptionBudgets}).
  *
  * Without failover or with one instance nothing would move the primary off a
  * drained node, so a budget that forbids evicting it would block the drain
@@ -66,6 +67,30 @@ function budget(
       unhealthyPodEvictionPolicy: "AlwaysAllow",
     },
   };
+}
+
+/** A budget by its name, and the budget itself when it is wanted. */
+export interface NamedBudget {
+  name: string;
+  budget?: V1PodDisruptionBudget;
+}
+
+/**
+ * Both budgets in the order to apply them. While the primary changes, `<c>-primary` takes in
+ * the target first; once it has changed, `<c>` takes back the old primary first.
+ */
+export function buildPodDisruptionBudgets(cluster: DatabaseCluster): NamedBudget[] {
+  const name = clusterName(cluster);
+  const primary = {
+    name: primaryPodDisruptionBudgetName(name),
+    budget: buildPrimaryPodDisruptionBudget(cluster),
+  };
+  const instances = {
+    name: podDisruptionBudgetName(name),
+    budget: buildPodDisruptionBudget(cluster),
+  };
+  const { currentPrimary, targetPrimary } = cluster.status ?? {};
+  return currentPrimary !== targetPrimary ? [primary, instances] : [instances, primary];
 }
 
 /** PodDisruptionBudget `<c>`, or undefined when none is wanted. */

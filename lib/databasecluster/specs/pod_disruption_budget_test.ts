@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import { testCluster } from "../testdata/clusters.ts";
 import {
   buildPodDisruptionBudget,
+  buildPodDisruptionBudgets,
   buildPrimaryPodDisruptionBudget,
 } from "./pod_disruption_budget.ts";
 
@@ -96,4 +97,20 @@ Deno.test("buildPodDisruptionBudget() follows ha.pdb when set", () => {
     buildPodDisruptionBudget(testCluster({ replicas: 1, ha: { pdb: true } })),
     undefined,
   );
+});
+
+Deno.test("buildPodDisruptionBudgets() applies first the budget that takes a pod in", () => {
+  const names = (current: string, target: string) =>
+    buildPodDisruptionBudgets(withPrimary({ replicas: 3 }, current, target)).map((b) => b.name);
+  // The target joins `pg-primary` before it leaves `pg`: for a moment it is in both.
+  assert.deepEqual(names("pg-0", "pg-2"), ["pg-primary", "pg"]);
+  // The old primary joins `pg` before it leaves `pg-primary`.
+  assert.deepEqual(names("pg-2", "pg-2"), ["pg", "pg-primary"]);
+  const noFailover = buildPodDisruptionBudgets(
+    testCluster({ replicas: 3, ha: { enabled: false } }),
+  );
+  assert.deepEqual(noFailover.map((b) => [b.name, b.budget !== undefined]), [
+    ["pg", true],
+    ["pg-primary", false],
+  ]);
 });

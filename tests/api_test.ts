@@ -125,7 +125,11 @@ function namesField(stderr: string, field: string): boolean {
 /** The shared invalid specs, plus an object with no spec at all; the field as the API server names it. */
 const INVALID: { what: string; spec: unknown; field: string }[] = [
   { what: "no spec", spec: undefined, field: "spec" },
-  ...INVALID_SPECS.map((c) => ({ ...c, field: `spec.${c.field}` })),
+  // zod's `tolerations.0.operator` is the API server's `tolerations[0].operator`.
+  ...INVALID_SPECS.map((c) => ({
+    ...c,
+    field: `spec.${c.field.replace(/\.([0-9]+)(?=\.|$)/g, "[$1]")}`,
+  })),
 ];
 
 Deno.test(`the API server rejects ${INVALID.length} invalid objects, naming the field, and stores none`, async () => {

@@ -30,6 +30,7 @@ export {
 } from "./constants.ts";
 export { majorOf } from "./patterns.ts";
 export { DatabaseClusterSpec, type DatabaseClusterSpecInput } from "./spec.ts";
+export { RESERVED_KEY_PREFIX, RESERVED_LABEL_KEYS } from "./pod_template.ts";
 export { Condition, DatabaseClusterStatus, InstanceSummary } from "./status.ts";
 export { InstanceStatus, StandbyStatus } from "./instance_status.ts";
 export { compareLsn, formatLsn, lsnLag, parseLsn } from "./lsn.ts";

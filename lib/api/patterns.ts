@@ -69,3 +69,10 @@ export const CONDITION_TYPE =
 
 /** Condition `reason` as in metav1.Condition. */
 export const CONDITION_REASON = /^[A-Za-z]([A-Za-z0-9_,:]*[A-Za-z0-9_])?$/;
+
+/** A label or annotation key: an optional DNS subdomain prefix and `/`, then a name of 1-63 characters. */
+export const LABEL_KEY =
+  /^([a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*\/)?[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$/;
+
+/** A label value: empty, or 1-63 letters, digits, `-`, `_` and `.` that start and end alphanumeric. */
+export const LABEL_VALUE = /^([A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?)?$/;

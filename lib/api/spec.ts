@@ -26,6 +26,13 @@ import {
   versionPattern,
   VOLUME_SIZE,
 } from "./patterns.ts";
+import {
+  ImagePullPolicy,
+  ImagePullSecrets,
+  InheritedMetadata,
+  Scheduling,
+  ServiceAccountTemplate,
+} from "./pod_template.ts";
 import { celList, withRule, withTransitionRule } from "./rules.ts";
 
 const MAX_PARAMETERS = 200;
@@ -363,6 +370,11 @@ function specShape(majors: readonly number[]) {
     postgresql: defaulted(z.strictObject({ parameters: parametersSchema().optional() }))
       .describe("PostgreSQL configuration."),
     resources: resourcesSchema(),
+    scheduling: Scheduling,
+    imagePullPolicy: ImagePullPolicy,
+    imagePullSecrets: ImagePullSecrets,
+    inheritedMetadata: InheritedMetadata,
+    serviceAccountTemplate: ServiceAccountTemplate,
     deletionPolicy: z.enum(["Retain", "Delete"]).default("Retain").describe(
       "What happens to volumes and backups when the cluster is deleted: Retain (default) keeps " +
         "them, Delete removes them.",

@@ -1,5 +1,7 @@
 import assert from "node:assert/strict";
+import { RESERVED_KEY_PREFIX, RESERVED_LABEL_KEYS } from "../api/mod.ts";
 import {
+  ANNOTATIONS,
   appSecretName,
   backupClaimName,
   backupCronJobName,
@@ -14,6 +16,7 @@ import {
   headlessServiceName,
   initialPrimaryPodName,
   instanceSelector,
+  LABELS,
   podDisruptionBudgetName,
   podMonitorName,
   podName,
@@ -131,4 +134,14 @@ Deno.test("formatSelector() sorts keys so the string is stable", () => {
 Deno.test("the finalizer and field manager are dbop's", () => {
   assert.equal(FINALIZER, "database.example.com/cleanup");
   assert.equal(FIELD_MANAGER, "dbop");
+});
+
+Deno.test("every label dbop sets is one an inherited label may not replace", () => {
+  for (const key of Object.values(LABELS)) {
+    assert.ok(
+      key.startsWith(RESERVED_KEY_PREFIX) || RESERVED_LABEL_KEYS.includes(key),
+      `"${key}" is reserved in lib/api/pod_template.ts`,
+    );
+  }
+  for (const key of Object.values(ANNOTATIONS)) assert.ok(key.startsWith(RESERVED_KEY_PREFIX), key);
 });

@@ -121,6 +121,55 @@ export const INVALID_SPECS: InvalidCase[] = [
     "resources.limits.memory",
   ),
   bad("unknown deletion policy", { deletionPolicy: "Orphan" }, "deletionPolicy"),
+  bad(
+    "inherited label dbop selects by",
+    { inheritedMetadata: { labels: { "app.kubernetes.io/instance": "other" } } },
+    "inheritedMetadata.labels",
+  ),
+  bad(
+    "inherited annotation under dbop's prefix",
+    { inheritedMetadata: { annotations: { "database.example.com/promote": "pg-1" } } },
+    "inheritedMetadata.annotations",
+  ),
+  bad(
+    "inherited label key with a space",
+    { inheritedMetadata: { labels: { "my team": "db" } } },
+    "inheritedMetadata.labels",
+  ),
+  bad(
+    "inherited label value with a space",
+    { inheritedMetadata: { labels: { team: "data base" } } },
+    "inheritedMetadata.labels.team",
+  ),
+  bad(
+    "toleration with an unknown operator",
+    { scheduling: { tolerations: [{ key: "dedicated", operator: "Is" }] } },
+    "scheduling.tolerations.0.operator",
+  ),
+  bad(
+    "node affinity without terms",
+    {
+      scheduling: {
+        affinity: { nodeAffinity: { requiredDuringSchedulingIgnoredDuringExecution: {} } },
+      },
+    },
+    "scheduling.affinity.nodeAffinity.requiredDuringSchedulingIgnoredDuringExecution." +
+      "nodeSelectorTerms",
+  ),
+  bad("priority class not a DNS name", {
+    scheduling: { priorityClassName: "High_Priority" },
+  }, "scheduling.priorityClassName"),
+  bad("unknown pull policy", { imagePullPolicy: "Sometimes" }, "imagePullPolicy"),
+  bad(
+    "pull secret without a name",
+    { imagePullSecrets: [{}] },
+    "imagePullSecrets.0.name",
+  ),
+  bad(
+    "service account template without metadata",
+    { serviceAccountTemplate: {} },
+    "serviceAccountTemplate.metadata",
+  ),
 ];
 
 /** Valid specs near the edges of the rules. */
@@ -161,6 +210,44 @@ export const VALID_SPECS: { what: string; spec: Record<string, unknown> }[] = [
     spec: {
       ...MINIMAL,
       ...parameters({ "pg_stat_statements.max": "10000", shared_buffers: "1GB" }),
+    },
+  },
+  {
+    what: "scheduling, pull and inherited metadata",
+    spec: {
+      ...MINIMAL,
+      scheduling: {
+        nodeSelector: { "node.kubernetes.io/pool": "db" },
+        tolerations: [{ key: "dedicated", operator: "Equal", value: "db", effect: "NoSchedule" }],
+        affinity: {
+          nodeAffinity: {
+            requiredDuringSchedulingIgnoredDuringExecution: {
+              nodeSelectorTerms: [{
+                matchExpressions: [{ key: "disk", operator: "In", values: ["ssd"] }],
+              }],
+            },
+          },
+          podAntiAffinity: {
+            preferredDuringSchedulingIgnoredDuringExecution: [{
+              weight: 50,
+              podAffinityTerm: {
+                labelSelector: { matchLabels: { app: "cache" } },
+                topologyKey: "kubernetes.io/hostname",
+              },
+            }],
+          },
+        },
+        priorityClassName: "databases",
+      },
+      imagePullPolicy: "IfNotPresent",
+      imagePullSecrets: [{ name: "registry" }],
+      inheritedMetadata: {
+        labels: { "example.com/team": "payments", empty: "" },
+        annotations: { "example.com/owner": "payments@example.com" },
+      },
+      serviceAccountTemplate: {
+        metadata: { annotations: { "eks.amazonaws.com/role-arn": "arn:aws:iam::1:role/db" } },
+      },
     },
   },
 ];

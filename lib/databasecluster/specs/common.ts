@@ -69,16 +69,38 @@ export function clusterNamespace(cluster: DatabaseCluster): string {
   return namespace;
 }
 
-/** `metadata` of a child: name, the cluster's namespace and the common labels. */
+/**
+ * Labels and annotations: `inherited` first, then `own` over them (the schema refuses
+ * inherited keys dbop sets, so nothing is replaced in practice). Absent when both are empty.
+ */
+export function mergedMetadata(
+  inherited: { labels?: Record<string, string>; annotations?: Record<string, string> } = {},
+  own: { labels?: Record<string, string>; annotations?: Record<string, string> } = {},
+): Pick<V1ObjectMeta, "labels" | "annotations"> {
+  const labels = { ...inherited.labels, ...own.labels };
+  const annotations = { ...inherited.annotations, ...own.annotations };
+  return {
+    ...(Object.keys(labels).length > 0 ? { labels } : {}),
+    ...(Object.keys(annotations).length > 0 ? { annotations } : {}),
+  };
+}
+
+/**
+ * `metadata` of a child: name, the cluster's namespace, the common labels and
+ * `spec.inheritedMetadata`.
+ */
 export function childMetadata(
   cluster: DatabaseCluster,
-  child: { name: string; component: Component },
+  child: { name: string; component: Component; annotations?: Record<string, string> },
 ): V1ObjectMeta {
-  const { name, component } = child;
+  const { name, component, annotations } = child;
   return {
     name,
     namespace: clusterNamespace(cluster),
-    labels: commonLabels(clusterName(cluster), component),
+    ...mergedMetadata(cluster.spec.inheritedMetadata, {
+      labels: commonLabels(clusterName(cluster), component),
+      annotations,
+    }),
   };
 }
 

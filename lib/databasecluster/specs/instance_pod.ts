@@ -20,11 +20,11 @@ import type {
   V1Affinity,
   V1Container,
   V1EnvVar,
+  V1PodAntiAffinity,
   V1PodSecurityContext,
   V1PodSpec,
   V1Probe,
   V1SecurityContext,
-  V1TopologySpreadConstraint,
   V1Volume,
   V1VolumeMount,
 } from "@kubernetes/client-node";
@@ -213,6 +213,13 @@ function postgresContainer(cluster: DatabaseCluster): V1Container {
   return container;
 }
 
+/** Sets `spec.imagePullPolicy` on a container, when there is one. */
+function withPullPolicy(cluster: DatabaseCluster) {
+  const policy = cluster.spec.imagePullPolicy;
+  return (container: V1Container): V1Container =>
+    policy ? { ...container, imagePullPolicy: policy } : container;
+}
+
 /** Copies dbop's binary out of dbop's image, so the PostgreSQL image needs nothing of ours. */
 function installContainer(instanceImage: string): V1Container {
   return {
@@ -260,23 +267,46 @@ export function podSecurityContext(): V1PodSecurityContext {
   };
 }
 
-/** Instances on different nodes (preferred or required) and spread evenly over zones when possible. */
-function scheduling(
-  cluster: DatabaseCluster,
-): { affinity: V1Affinity; topologySpreadConstraints: V1TopologySpreadConstraint[] } {
+/**
+ * Instances on different nodes (preferred or required) and spread evenly over zones when
+ * possible, with the user's `spec.scheduling` added: node selector, tolerations, priority
+ * class, node and pod affinity as given, and anti-affinity terms next to dbop's own.
+ */
+function scheduling(cluster: DatabaseCluster): Partial<V1PodSpec> {
   const labelSelector = { matchLabels: instanceSelector(clusterName(cluster)) };
   const term = { labelSelector, topologyKey: "kubernetes.io/hostname" };
-  const podAntiAffinity = cluster.spec.ha.podAntiAffinity === "required"
-    ? { requiredDuringSchedulingIgnoredDuringExecution: [term] }
-    : { preferredDuringSchedulingIgnoredDuringExecution: [{ weight: 100, podAffinityTerm: term }] };
+  const user = cluster.spec.scheduling ?? {};
+  const extra = user.affinity?.podAntiAffinity ?? {};
+  const own = cluster.spec.ha.podAntiAffinity === "required";
+  const required = [
+    ...(own ? [term] : []),
+    ...extra.requiredDuringSchedulingIgnoredDuringExecution ?? [],
+  ];
+  const preferred = [
+    ...(own ? [] : [{ weight: 100, podAffinityTerm: term }]),
+    ...extra.preferredDuringSchedulingIgnoredDuringExecution ?? [],
+  ];
+  const podAntiAffinity: V1PodAntiAffinity = {};
+  if (required.length > 0) {
+    podAntiAffinity.requiredDuringSchedulingIgnoredDuringExecution = required;
+  }
+  if (preferred.length > 0) {
+    podAntiAffinity.preferredDuringSchedulingIgnoredDuringExecution = preferred;
+  }
+  const affinity: V1Affinity = { podAntiAffinity };
+  if (user.affinity?.nodeAffinity) affinity.nodeAffinity = user.affinity.nodeAffinity;
+  if (user.affinity?.podAffinity) affinity.podAffinity = user.affinity.podAffinity;
   return {
-    affinity: { podAntiAffinity },
+    affinity,
     topologySpreadConstraints: [{
       maxSkew: 1,
       topologyKey: "topology.kubernetes.io/zone",
       whenUnsatisfiable: "ScheduleAnyway",
       labelSelector,
     }],
+    ...(user.nodeSelector ? { nodeSelector: user.nodeSelector } : {}),
+    ...(user.tolerations ? { tolerations: user.tolerations } : {}),
+    ...(user.priorityClassName ? { priorityClassName: user.priorityClassName } : {}),
   };
 }
 
@@ -293,8 +323,11 @@ export function buildInstancePodSpec(
     enableServiceLinks: false,
     securityContext: podSecurityContext(),
     terminationGracePeriodSeconds: TERMINATION_GRACE_SECONDS,
-    initContainers: [installContainer(options.instanceImage ?? DEFAULT_INSTANCE_IMAGE)],
-    containers,
+    initContainers: [installContainer(options.instanceImage ?? DEFAULT_INSTANCE_IMAGE)].map(
+      withPullPolicy(cluster),
+    ),
+    containers: containers.map(withPullPolicy(cluster)),
+    ...(cluster.spec.imagePullSecrets ? { imagePullSecrets: cluster.spec.imagePullSecrets } : {}),
     volumes: volumes(),
     ...scheduling(cluster),
   };

@@ -219,3 +219,70 @@ Deno.test("the spec's resources apply to the PostgreSQL container", () => {
   });
   assert.equal(container(buildInstancePodSpec(testCluster()), "postgres").resources, undefined);
 });
+
+Deno.test("spec.scheduling and the pull settings reach the pod spec, dbop's anti-affinity kept", () => {
+  const userTerm = {
+    labelSelector: { matchLabels: { app: "cache" } },
+    topologyKey: "kubernetes.io/hostname",
+  };
+  const nodeAffinity = {
+    requiredDuringSchedulingIgnoredDuringExecution: {
+      nodeSelectorTerms: [{
+        matchExpressions: [{ key: "disk", operator: "In" as const, values: ["ssd"] }],
+      }],
+    },
+  };
+  const tolerations = [{
+    key: "dedicated",
+    operator: "Equal" as const,
+    value: "db",
+    effect: "NoSchedule" as const,
+  }];
+  const spec = buildInstancePodSpec(testCluster({
+    ha: { podAntiAffinity: "required" },
+    monitoring: { enabled: true },
+    scheduling: {
+      nodeSelector: { pool: "db" },
+      tolerations,
+      affinity: {
+        nodeAffinity,
+        podAntiAffinity: {
+          preferredDuringSchedulingIgnoredDuringExecution: [{
+            weight: 50,
+            podAffinityTerm: userTerm,
+          }],
+        },
+      },
+      priorityClassName: "databases",
+    },
+    imagePullPolicy: "Always",
+    imagePullSecrets: [{ name: "registry" }],
+  }));
+  assert.deepEqual(spec.nodeSelector, { pool: "db" });
+  assert.deepEqual(spec.tolerations, tolerations);
+  assert.equal(spec.priorityClassName, "databases");
+  assert.deepEqual(spec.imagePullSecrets, [{ name: "registry" }]);
+  assert.deepEqual(spec.affinity?.nodeAffinity, nodeAffinity);
+  const antiAffinity = spec.affinity?.podAntiAffinity;
+  assert.deepEqual(antiAffinity?.requiredDuringSchedulingIgnoredDuringExecution, [{
+    labelSelector: {
+      matchLabels: {
+        "database.example.com/cluster": "pg",
+        "app.kubernetes.io/component": "database",
+      },
+    },
+    topologyKey: "kubernetes.io/hostname",
+  }]);
+  assert.deepEqual(antiAffinity?.preferredDuringSchedulingIgnoredDuringExecution, [
+    { weight: 50, podAffinityTerm: userTerm },
+  ]);
+  for (const name of ["dbop-install", "postgres", "exporter"]) {
+    assert.equal(container(spec, name).imagePullPolicy, "Always", name);
+  }
+  const plain = buildInstancePodSpec(testCluster());
+  for (const field of ["nodeSelector", "tolerations", "priorityClassName", "imagePullSecrets"]) {
+    assert.equal(field in plain, false, field);
+  }
+  assert.equal(container(plain, "postgres").imagePullPolicy, undefined);
+  assert.deepEqual(Object.keys(plain.affinity ?? {}), ["podAntiAffinity"]);
+});

@@ -30,6 +30,7 @@ import type {
 } from "@kubernetes/client-node";
 import { DATABASE_CLUSTER, type DatabaseCluster } from "../../api/mod.ts";
 import {
+  commonLabels,
   configMapName,
   instanceServiceAccountName,
   primaryLeaseName,
@@ -37,7 +38,7 @@ import {
   statusTokenSecretName,
   superuserSecretName,
 } from "../names.ts";
-import { childMetadata, clusterName, clusterNamespace } from "./common.ts";
+import { childMetadata, clusterName, clusterNamespace, mergedMetadata } from "./common.ts";
 import { appCredentialsSecretName } from "./secrets.ts";
 import { serverTlsSecretName } from "./tls_secrets.ts";
 
@@ -48,6 +49,20 @@ function metadata(cluster: DatabaseCluster) {
     name: instanceServiceAccountName(clusterName(cluster)),
     component: "database",
   });
+}
+
+/** The child metadata, `spec.serviceAccountTemplate.metadata` taking precedence over the inherited. */
+function serviceAccountMetadata(cluster: DatabaseCluster) {
+  const inherited = cluster.spec.inheritedMetadata;
+  const template = cluster.spec.serviceAccountTemplate?.metadata;
+  return {
+    name: instanceServiceAccountName(clusterName(cluster)),
+    namespace: clusterNamespace(cluster),
+    ...mergedMetadata({
+      labels: { ...inherited?.labels, ...template?.labels },
+      annotations: { ...inherited?.annotations, ...template?.annotations },
+    }, { labels: commonLabels(clusterName(cluster), "database") }),
+  };
 }
 
 /**
@@ -115,7 +130,7 @@ export function buildInstanceServiceAccount(cluster: DatabaseCluster): V1Service
   return {
     apiVersion: "v1",
     kind: "ServiceAccount",
-    metadata: metadata(cluster),
+    metadata: serviceAccountMetadata(cluster),
     // The instance manager talks to the API server with the projected token.
     automountServiceAccountToken: true,
   };

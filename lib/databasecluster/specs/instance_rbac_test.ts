@@ -131,3 +131,27 @@ Deno.test("buildInstanceRbac() lists the ServiceAccount, Role and RoleBinding in
     ["ServiceAccount/pg-instance", "Role/pg-instance", "RoleBinding/pg-instance"],
   );
 });
+
+Deno.test("the ServiceAccount carries serviceAccountTemplate's metadata over the inherited one", () => {
+  const account = buildInstanceServiceAccount(testCluster({
+    inheritedMetadata: {
+      labels: { team: "payments", tier: "inherited" },
+      annotations: { "example.com/owner": "payments" },
+    },
+    serviceAccountTemplate: {
+      metadata: {
+        labels: { tier: "template" },
+        annotations: { "eks.amazonaws.com/role-arn": "arn:aws:iam::1:role/db" },
+      },
+    },
+  }));
+  assert.deepEqual(account.metadata?.annotations, {
+    "example.com/owner": "payments",
+    "eks.amazonaws.com/role-arn": "arn:aws:iam::1:role/db",
+  });
+  assert.equal(account.metadata?.labels?.team, "payments");
+  assert.equal(account.metadata?.labels?.tier, "template");
+  assert.equal(account.metadata?.labels?.["database.example.com/cluster"], "pg");
+  assert.equal(account.metadata?.name, "pg-instance");
+  assert.equal(buildInstanceServiceAccount(testCluster()).metadata?.annotations, undefined);
+});

@@ -27,7 +27,7 @@ import {
   instanceSelector,
   statefulSetName,
 } from "../names.ts";
-import { canonicalQuantity, childMetadata, clusterName } from "./common.ts";
+import { canonicalQuantity, childMetadata, clusterName, mergedMetadata } from "./common.ts";
 import { buildInstancePodSpec } from "./instance_pod.ts";
 
 /** Inputs of {@link buildStatefulSet} beyond the cluster. */
@@ -56,10 +56,11 @@ export function buildStatefulSet(
   return {
     apiVersion: "apps/v1",
     kind: "StatefulSet",
-    metadata: {
-      ...childMetadata(cluster, { name: statefulSetName(name), component: "database" }),
+    metadata: childMetadata(cluster, {
+      name: statefulSetName(name),
+      component: "database",
       annotations: { [ANNOTATIONS.version]: cluster.spec.version },
-    },
+    }),
     spec: {
       replicas: cluster.spec.replicas,
       serviceName: headlessServiceName(name),
@@ -75,7 +76,9 @@ export function buildStatefulSet(
         whenScaled: "Delete",
       },
       template: {
-        metadata: { labels: commonLabels(name, "database") },
+        metadata: mergedMetadata(cluster.spec.inheritedMetadata, {
+          labels: commonLabels(name, "database"),
+        }),
         spec: buildInstancePodSpec(cluster, { instanceImage: options.instanceImage }),
       },
       volumeClaimTemplates: [{

@@ -79,3 +79,39 @@ Deno.test("buildStatefulSet() deletes a removed standby's volume and follows del
 Deno.test("buildStatefulSet() is deterministic", () => {
   assert.deepEqual(buildStatefulSet(testCluster()), buildStatefulSet(testCluster()));
 });
+
+Deno.test("spec.inheritedMetadata reaches the StatefulSet and its pods, not the claims", () => {
+  const statefulSet = buildStatefulSet(testCluster({
+    inheritedMetadata: {
+      labels: { "example.com/team": "payments" },
+      annotations: { "example.com/owner": "payments@example.com" },
+    },
+  }));
+  const expected = {
+    labels: { "example.com/team": "payments" },
+    annotations: { "example.com/owner": "payments@example.com" },
+  };
+  for (
+    const [where, metadata] of [
+      ["StatefulSet", statefulSet.metadata],
+      ["pod template", statefulSet.spec?.template.metadata],
+    ] as const
+  ) {
+    assert.equal(metadata?.labels?.["example.com/team"], "payments", where);
+    assert.equal(metadata?.labels?.["database.example.com/cluster"], "pg", where);
+    assert.equal(
+      metadata?.annotations?.["example.com/owner"],
+      expected.annotations["example.com/owner"],
+    );
+  }
+  assert.equal(
+    statefulSet.metadata?.annotations?.["database.example.com/postgresql-version"],
+    "16",
+  );
+  // The StatefulSet controller refuses any change to its claim templates.
+  const claim = statefulSet.spec?.volumeClaimTemplates?.[0].metadata;
+  assert.equal(claim?.labels?.["example.com/team"], undefined);
+  assert.equal(claim?.annotations, undefined);
+  const plain = buildStatefulSet(testCluster()).spec?.template.metadata;
+  assert.equal(plain?.annotations, undefined);
+});

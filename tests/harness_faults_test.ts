@@ -15,7 +15,9 @@
  */
 import assert from "node:assert/strict";
 import { compareLsn } from "../lib/api/mod.ts";
-import { podName, superuserSecretName } from "../lib/databasecluster/names.ts";
+import { podName } from "../lib/databasecluster/names.ts";
+import { PATHS } from "../lib/databasecluster/specs/common.ts";
+import { SUPERUSER } from "../lib/databasecluster/specs/secrets.ts";
 import { STATUS_PORT } from "../lib/databasecluster/specs/instance_pod.ts";
 import { databasePods } from "./harness/database_pods.ts";
 import { eventually, testCluster } from "./harness/mod.ts";
@@ -176,14 +178,13 @@ Deno.test({
     );
 
     // The sampler can fail: a standby promoted by hand is a second writable instance.
-    const superuser = await env.secret(superuserSecretName(name));
     const promotedAt = Date.now();
+    // On the standby's own socket: the superuser may not log in over the network.
     await query(env.sandbox, {
-      host: (await env.pod(standbys[0]))!.status!.podIP!,
+      host: env.kubelet.localPod(env.namespace, standbys[0]).hostPath(PATHS.socket),
       port: 5432,
-      user: superuser.username,
-      dbname: superuser.dbname,
-      password: superuser.password,
+      user: SUPERUSER,
+      dbname: "postgres",
     }, "SELECT pg_promote()");
     const split = await eventually(
       "the sampler seeing two writable instances",

@@ -17,6 +17,7 @@ import type { V1Pod } from "@kubernetes/client-node";
 import { Pods } from "../lib/databasecluster/kinds.ts";
 import { PATHS } from "../lib/databasecluster/specs/common.ts";
 import { SUPERUSER } from "../lib/databasecluster/specs/secrets.ts";
+import { MONITORING_USERNAME } from "../lib/api/mod.ts";
 import { type DatabasePods, databasePods } from "./harness/database_pods.ts";
 import { eventually, testCluster } from "./harness/mod.ts";
 import { type Connection, psql, query } from "./harness/psql.ts";
@@ -169,24 +170,37 @@ Deno.test({
           wrong.stderr,
           new RegExp(`password authentication failed for user "${appSecret.username}"`),
         );
-        // The exporter sidecar's way in: the pod IP, as the superuser, with TLS.
+        // The superuser may not log in over the network, even with its password and TLS.
         const podIp = (await env.pod("minimal-0"))!.status!.podIP!;
         const superuser = (await env.secret("minimal-superuser")).password;
-        const exporter = {
+        const remoteSuperuser = await psql(sandbox, {
           ...app,
           host: podIp,
           user: SUPERUSER,
           dbname: "postgres",
           password: superuser,
           sslmode: "require",
-        };
+        }, "SELECT 1");
+        assert.match(remoteSuperuser.stderr, /pg_hba\.conf rejects connection .*user "postgres"/);
+        // The exporter sidecar's way in: the socket, as the pg_monitor role, with no password.
+        const monitor = { ...superuserSocket, user: MONITORING_USERNAME };
         assert.equal(
           await query(
             sandbox,
-            exporter,
-            "SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()",
+            monitor,
+            "SELECT pg_has_role('pg_monitor', 'member') AND NOT rolsuper FROM pg_roles " +
+              "WHERE rolname = current_user",
           ),
           "t",
+        );
+        // Only pg_read_all_stats (in pg_monitor) shows another role's walsender positions.
+        assert.equal(
+          await query(
+            sandbox,
+            monitor,
+            "SELECT count(*) FROM pg_stat_replication WHERE sent_lsn IS NOT NULL",
+          ),
+          "1",
         );
         await query(
           sandbox,

@@ -74,8 +74,18 @@ export const SWITCHOVER_DELAY_SECONDS = 30;
 /** Role the operator uses for streaming replication. */
 export const REPLICATION_USERNAME = "streaming_replica";
 
+/**
+ * The role the metrics exporter connects as: a member of `pg_monitor`, with no password, over
+ * the pod's local socket only (peer authentication, mapped from the `postgres` OS user).
+ */
+export const MONITORING_USERNAME = "dbop_monitor";
+
 /** Role names an application owner may not take (PostgreSQL also reserves the `pg_` prefix). */
-export const RESERVED_USERNAMES: readonly string[] = ["postgres", REPLICATION_USERNAME];
+export const RESERVED_USERNAMES: readonly string[] = [
+  "postgres",
+  REPLICATION_USERNAME,
+  MONITORING_USERNAME,
+];
 
 /** Database names that exist in every PostgreSQL cluster and so cannot be the application database. */
 export const RESERVED_DATABASES: readonly string[] = ["postgres", "template0", "template1"];

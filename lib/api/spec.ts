@@ -362,7 +362,15 @@ function specShape(majors: readonly number[]) {
     storage: volumeSchema("data"),
     network: networkSchema(),
     security: defaulted(
-      z.strictObject({ tls: tlsSchema(), authentication: authenticationSchema() }),
+      z.strictObject({
+        tls: tlsSchema(),
+        authentication: authenticationSchema(),
+        enableSuperuserAccess: z.boolean().default(false).describe(
+          "Whether the superuser postgres may log in over the network with the password of " +
+            "Secret <cluster>-superuser. Off (the default): only over the local socket inside " +
+            "the instances' pods; dbop itself needs no more.",
+        ),
+      }),
     ).describe("TLS and credentials."),
     ha: haSchema(),
     monitoring: monitoringSchema(),

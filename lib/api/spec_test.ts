@@ -23,6 +23,7 @@ Deno.test("DatabaseClusterSpec applies every default to a minimal spec", () => {
     security: {
       tls: { enabled: true },
       authentication: { type: "scram-sha-256", database: "app" },
+      enableSuperuserAccess: false,
     },
     ha: {
       enabled: true,
@@ -69,6 +70,7 @@ Deno.test("DatabaseClusterSpec accepts a fully specified cluster", () => {
     security: {
       tls: { enabled: true, secretName: "pg-tls" },
       authentication: { type: "md5", database: "orders", existingSecret: "orders-app" },
+      enableSuperuserAccess: true,
     },
     ha: {
       enabled: true,

@@ -11,7 +11,8 @@ import { buildConninfo, pgpassLine } from "./conninfo.ts";
 import { readLocalData, runProgram, runSql } from "./commands.ts";
 import type { InstanceOptions } from "./options.ts";
 import { Postmaster } from "./postmaster.ts";
-import { bootstrapSql } from "./sql.ts";
+import { bootstrapSql, roleGrantsSql } from "./sql.ts";
+import { MONITORING_USERNAME } from "../api/constants.ts";
 
 async function removeAll(path: string): Promise<void> {
   await Deno.remove(path, { recursive: true }).catch((error) => {
@@ -80,7 +81,7 @@ export async function initPrimary(options: InstanceOptions, signal: AbortSignal)
             password: options.app.password,
             database: options.app.database,
           },
-      }),
+      }) + roleGrantsSql(options.replication.user, MONITORING_USERNAME),
       { signal },
     );
   } finally {

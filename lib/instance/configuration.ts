@@ -1,6 +1,6 @@
 /**
- * The files PostgreSQL reads, as the instance manager keeps them: postgresql.conf
- * and pg_hba.conf from the cluster's ConfigMap, the server certificate (tls.crt,
+ * The files PostgreSQL reads, as the instance manager keeps them: postgresql.conf,
+ * pg_hba.conf and pg_ident.conf from the cluster's ConfigMap, the server certificate (tls.crt,
  * tls.key and, when the Secret has it, ca.crt) from its TLS Secret, written into
  * directories the manager owns (an emptyDir in the pod, so the key lives in
  * memory as in a Secret volume). Each file is written only when its content
@@ -23,7 +23,7 @@ const logger = getLogger(["dbop", "instance", "configuration"]);
 const RECHECK_MS = 10_000;
 
 /** ConfigMap keys and Secret keys the instance reads, which are also its file names. */
-const CONFIG_FILES = ["postgresql.conf", "pg_hba.conf"] as const;
+const CONFIG_FILES = ["postgresql.conf", "pg_hba.conf", "pg_ident.conf"] as const;
 const TLS_FILES = ["tls.crt", "tls.key"] as const;
 
 /** One file to keep. */

@@ -1,7 +1,11 @@
 import assert from "node:assert/strict";
 import { configFiles, writeChangedFiles } from "./configuration.ts";
 
-const CONFIG = { "postgresql.conf": "work_mem = '4MB'\n", "pg_hba.conf": "local all all peer\n" };
+const CONFIG = {
+  "postgresql.conf": "work_mem = '4MB'\n",
+  "pg_hba.conf": "local all all peer\n",
+  "pg_ident.conf": "monitoring postgres dbop_monitor\n",
+};
 const TLS = { "tls.crt": "CERT", "tls.key": "KEY", "ca.crt": "CA" };
 
 Deno.test("configFiles() keeps the ConfigMap's files and the certificate, the key 0600", () => {
@@ -12,6 +16,7 @@ Deno.test("configFiles() keeps the ConfigMap's files and the certificate, the ke
   assert.deepEqual(files, [
     { path: "/c/postgresql.conf", text: CONFIG["postgresql.conf"], mode: 0o644 },
     { path: "/c/pg_hba.conf", text: CONFIG["pg_hba.conf"], mode: 0o644 },
+    { path: "/c/pg_ident.conf", text: CONFIG["pg_ident.conf"], mode: 0o644 },
     { path: "/t/tls.crt", text: "CERT", mode: 0o644 },
     { path: "/t/tls.key", text: "KEY", mode: 0o600 },
     { path: "/t/ca.crt", text: "CA", mode: 0o644 },
@@ -21,7 +26,7 @@ Deno.test("configFiles() keeps the ConfigMap's files and the certificate, the ke
     tls: { dir: "/t", data: { "tls.crt": "CERT", "tls.key": "KEY" } },
   });
   assert.ok(Array.isArray(noCa) && noCa.every((file) => !file.path.endsWith("ca.crt")));
-  assert.equal((configFiles({ config: { dir: "/c", data: CONFIG } }) as unknown[]).length, 2);
+  assert.equal((configFiles({ config: { dir: "/c", data: CONFIG } }) as unknown[]).length, 3);
   assert.deepEqual(configFiles({}), [], "nothing followed, nothing written");
 });
 
@@ -31,7 +36,7 @@ Deno.test("configFiles() writes nothing while an object or a key PostgreSQL need
     missing: "the ConfigMap: it is not seen",
   });
   assert.deepEqual(configFiles({ config: { dir: "/c", data: { "postgresql.conf": "x" } } }), {
-    missing: "the ConfigMap: pg_hba.conf",
+    missing: "the ConfigMap: pg_hba.conf, pg_ident.conf",
   });
   assert.deepEqual(configFiles({ config, tls: { dir: "/t", data: undefined } }), {
     missing: "the TLS Secret: it is not seen",

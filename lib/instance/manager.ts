@@ -58,11 +58,15 @@ import { Postmaster } from "./postmaster.ts";
 import { describeRejections, rejectedConfiguration } from "./rejections.ts";
 import { reloadPostgres } from "./reload.ts";
 import { type BootstrapAction, decideBootstrap } from "./role.ts";
-import { STATUS_QUERY } from "./sql.ts";
+import { roleGrantsSql, STATUS_QUERY } from "./sql.ts";
 import { parseServerStatus } from "./status.ts";
 import type { PrimaryLease } from "./lease.ts";
 import type { OwnerReference } from "../runtime/types.ts";
-import { DATABASE_CLUSTER, SWITCHOVER_DELAY_SECONDS } from "../api/constants.ts";
+import {
+  DATABASE_CLUSTER,
+  MONITORING_USERNAME,
+  SWITCHOVER_DELAY_SECONDS,
+} from "../api/constants.ts";
 import { promoteStandby } from "./promote.ts";
 import { lastRanAsStandby, RejoinLaterError, RewindError, rewindFormerPrimary } from "./rewind.ts";
 
@@ -357,8 +361,15 @@ export class InstanceManager {
       this.#applied,
     );
     if (changes.length === 0) return;
+    // First use as the primary: the roles' grants too, for clusters bootstrapped before them.
+    const grants = this.#applied === undefined
+      ? [roleGrantsSql(options.replication.user, MONITORING_USERNAME)]
+      : [];
     try {
-      await runSql(options, ["SET log_statement = 'none';", ...changes].join("\n") + "\n");
+      await runSql(
+        options,
+        ["SET log_statement = 'none';", ...changes, ...grants].join("\n") + "\n",
+      );
       logger.info("Applied {count} password(s) from the Secrets", { count: changes.length });
       this.#applied = structuredClone(wanted);
     } catch (error) {

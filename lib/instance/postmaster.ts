@@ -46,6 +46,7 @@ export class Postmaster {
     const settings: Record<string, string> = {
       config_file: `${options.configDir}/postgresql.conf`,
       hba_file: `${options.configDir}/pg_hba.conf`,
+      ident_file: `${options.configDir}/pg_ident.conf`,
       listen_addresses: options.listen,
       port: String(options.port),
       unix_socket_directories: options.socketDir,

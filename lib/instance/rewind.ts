@@ -3,8 +3,9 @@
  * primary never received (written after the last WAL the standbys got, or
  * on the old timeline after the fork), and such a server cannot stream from
  * the new timeline. `pg_rewind` against the new primary (through `-rw`, as
- * the superuser) undoes that divergence by copying back the blocks changed
- * since the fork; it works because every cluster's data has checksums
+ * the replication role, granted the file functions pg_rewind calls, since the
+ * superuser may not log in over the network) undoes that divergence by copying
+ * back the blocks changed since the fork; it works because every cluster's data has checksums
  * (initdb `--data-checksums`). When it was not needed, pg_rewind finds so
  * and changes nothing. When it fails for any reason but an unreachable
  * primary, the data cannot rejoin: the caller removes it and clones afresh.
@@ -17,7 +18,8 @@
  *
  * @module
  */
-import { buildConninfo, pgpassLine } from "./conninfo.ts";
+import { writeReplicationPassfile } from "./bootstrap.ts";
+import { buildConninfo } from "./conninfo.ts";
 import { CommandError, runProgram } from "./commands.ts";
 import type { InstanceOptions } from "./options.ts";
 import { Postmaster } from "./postmaster.ts";
@@ -126,12 +128,12 @@ async function finishCrashRecovery(options: InstanceOptions, signal: AbortSignal
   }
 }
 
-/** How the superuser reaches the primary through `-rw`. */
+/** How the replication role reaches the primary through `-rw`, for pg_rewind. */
 function sourceConninfo(options: InstanceOptions, passfile: string): string {
   return buildConninfo({
     host: options.primaryHost,
     port: options.port,
-    user: "postgres",
+    user: options.replication.user,
     dbname: "postgres",
     passfile,
     sslmode: options.replication.sslmode,
@@ -155,12 +157,7 @@ export async function rewindFormerPrimary(
     throw new RejoinLaterError(`PostgreSQL (pid ${holder}) still runs on the data directory`);
   }
   const state = await readClusterState(options.pgdata);
-  const passfile = `${options.socketDir}/superuser.pgpass`;
-  await Deno.writeTextFile(passfile, pgpassLine("postgres", options.superuserPassword), {
-    mode: 0o600,
-  });
-  await Deno.chmod(passfile, 0o600);
-  const source = sourceConninfo(options, passfile);
+  const source = sourceConninfo(options, await writeReplicationPassfile(options));
   try {
     const recovery = await runProgram("psql", [
       "--no-psqlrc",
@@ -190,8 +187,6 @@ export async function rewindFormerPrimary(
     // nothing is wrong with the data, and it must not be removed under that server.
     if (DATA_IN_USE.test(error.message)) throw new RejoinLaterError(error.message);
     throw new RewindError(error.message);
-  } finally {
-    await Deno.remove(passfile).catch(() => {});
   }
   return "rewound";
 }

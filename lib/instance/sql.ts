@@ -28,6 +28,28 @@ export interface BootstrapRoles {
 }
 
 /**
+ * What the roles dbop uses need beyond their passwords, idempotent (run at bootstrap and
+ * whenever an instance manager first runs as the primary, so clusters made before keep up):
+ * - the exporter's role, a member of `pg_monitor` with no password (it logs in only over
+ *   the local socket, mapped from the `postgres` OS user by pg_ident.conf);
+ * - the replication role may run the file functions pg_rewind calls on its source, so a
+ *   former primary rewinds without the superuser logging in over the network.
+ */
+export function roleGrantsSql(replication: string, monitoring: string): string {
+  const grantee = quoteIdent(replication);
+  return [
+    `SELECT format('CREATE ROLE %I LOGIN IN ROLE pg_monitor', ${quoteLiteral(monitoring)})`,
+    `  WHERE NOT EXISTS (SELECT FROM pg_roles WHERE rolname = ${quoteLiteral(monitoring)}) \\gexec`,
+    ...[
+      "pg_ls_dir(text, boolean, boolean)",
+      "pg_stat_file(text, boolean)",
+      "pg_read_binary_file(text)",
+      "pg_read_binary_file(text, bigint, bigint, boolean)",
+    ].map((fn) => `GRANT EXECUTE ON FUNCTION pg_catalog.${fn} TO ${grantee};`),
+  ].join("\n") + "\n";
+}
+
+/**
  * Creates the replication role and the application owner and database, and sets the
  * superuser's password again so it is hashed with the configured password_encryption.
  * Idempotent: safe to run again after an interrupted bootstrap.

@@ -1,7 +1,7 @@
 /**
  * An independent sampler for fault tests: every `intervalMs` (a round) it
  * asks every instance of a cluster, directly on its pod IP and port 5432 as
- * the superuser of `<c>-superuser`, whether it is in recovery and whether a
+ * the application owner of `<c>-app`, whether it is in recovery and whether a
  * write commits (a one-row upsert into a table of its own, with
  * `synchronous_commit = local` so that a waiting synchronous standby cannot
  * stall it, bounded by `statement_timeout` and by a client-side timeout for a
@@ -17,7 +17,7 @@
  */
 import type { V1Pod } from "@kubernetes/client-node";
 import { Pods } from "../../lib/databasecluster/kinds.ts";
-import { instanceSelector, superuserSecretName } from "../../lib/databasecluster/names.ts";
+import { appSecretName, instanceSelector } from "../../lib/databasecluster/names.ts";
 import type { Resources } from "../../lib/kube/mod.ts";
 import { type Clock, systemClock } from "../../lib/runtime/clock.ts";
 import { Informer } from "../../lib/runtime/informer.ts";
@@ -240,17 +240,20 @@ export class Sampler implements AsyncDisposable {
   }
 }
 
-/** Starts a {@linkcode Sampler} of `cluster`'s instances, as the superuser of `<c>-superuser`. */
+/**
+ * Starts a {@linkcode Sampler} of `cluster`'s instances, as the application owner of
+ * `<c>-app` (the superuser may not log in over the network).
+ */
 export async function startSampler(
   target: SamplerTarget,
   cluster: string,
   options: SamplerOptions = {},
 ): Promise<Sampler> {
-  const secret = await target.secret(superuserSecretName(cluster));
+  const secret = await target.secret(appSecretName(cluster));
   const sampler = new Sampler(target, cluster, {
     user: secret.username,
     password: secret.password,
-    dbname: secret.dbname ?? "postgres",
+    dbname: secret.dbname,
   }, options);
   await sampler.start();
   return sampler;

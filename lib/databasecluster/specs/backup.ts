@@ -23,7 +23,6 @@ import {
   commonLabels,
   configMapName,
   readWriteServiceName,
-  superuserSecretName,
 } from "../names.ts";
 import {
   canonicalQuantity,
@@ -34,7 +33,7 @@ import {
   postgresImage,
 } from "./common.ts";
 import { containerSecurityContext, podSecurityContext } from "./instance_pod.ts";
-import { SUPERUSER } from "./secrets.ts";
+import { appCredentialsSecretName } from "./secrets.ts";
 import { clientSslMode } from "./ssl_mode.ts";
 import { issuesCertificates, serverTlsSecretName } from "./tls_secrets.ts";
 
@@ -121,12 +120,14 @@ function backupContainer(cluster: DatabaseCluster, mounts: V1VolumeMount[]): V1C
     env: [
       { name: "PGHOST", value: readWriteServiceName(name) },
       { name: "PGPORT", value: String(network.port) },
-      { name: "PGUSER", value: SUPERUSER },
+      // The application owner dumps its database: the superuser may not log in remotely.
+      {
+        name: "PGUSER",
+        valueFrom: { secretKeyRef: { name: appCredentialsSecretName(cluster), key: "username" } },
+      },
       {
         name: "PGPASSWORD",
-        valueFrom: {
-          secretKeyRef: { name: superuserSecretName(name), key: "password" },
-        },
+        valueFrom: { secretKeyRef: { name: appCredentialsSecretName(cluster), key: "password" } },
       },
       { name: "PGDATABASE", value: security.authentication.database },
       ...tlsEnv(cluster),

@@ -54,8 +54,18 @@ Deno.test("the backup Job runs backup.sh against -rw into the claim, keeping ret
   assert.deepEqual(container.command, ["/bin/sh", "/etc/dbop/config/backup.sh"]);
   assert.equal(container.image, "postgres:16");
   assert.equal(env.PGHOST, "pg-rw");
-  assert.equal(env.PGUSER, "postgres");
-  assert.deepEqual(env.PGPASSWORD, { secretKeyRef: { name: "pg-superuser", key: "password" } });
+  // As the application owner: the superuser may not log in over the network.
+  assert.deepEqual(env.PGUSER, { secretKeyRef: { name: "pg-app", key: "username" } });
+  assert.deepEqual(env.PGPASSWORD, { secretKeyRef: { name: "pg-app", key: "password" } });
+  const own = buildBackupCronJob(
+    testCluster({ ...BACKUP, security: { authentication: { existingSecret: "creds" } } }),
+  )?.spec?.jobTemplate.spec?.template.spec?.containers[0].env;
+  assert.deepEqual(
+    own?.filter((v) => v.name.startsWith("PG")).flatMap((v) =>
+      v.valueFrom?.secretKeyRef ? [v.valueFrom.secretKeyRef.name] : []
+    ),
+    ["creds", "creds"],
+  );
   assert.equal(env.PGDATABASE, "app");
   assert.equal(env.BACKUP_DIR, "/backups");
   assert.equal(env.BACKUP_RETENTION, "14");

@@ -38,6 +38,7 @@ export const PATHS = {
 export const CONFIG_KEYS = {
   postgresqlConf: "postgresql.conf",
   pgHba: "pg_hba.conf",
+  pgIdent: "pg_ident.conf",
   backup: "backup.sh",
 } as const;
 

@@ -10,7 +10,7 @@ import type { V1ConfigMap } from "@kubernetes/client-node";
 import type { DatabaseCluster } from "../../api/mod.ts";
 import { configMapName } from "../names.ts";
 import { childMetadata, clusterName, CONFIG_KEYS } from "./common.ts";
-import { renderPgHba, renderPostgresqlConf } from "./postgresql_conf.ts";
+import { renderPgHba, renderPgIdent, renderPostgresqlConf } from "./postgresql_conf.ts";
 import { renderBackupScript } from "./scripts.ts";
 
 /** The ConfigMap's data: configuration files and scripts, by file name. */
@@ -18,6 +18,7 @@ export function configData(cluster: DatabaseCluster): Record<string, string> {
   return {
     [CONFIG_KEYS.postgresqlConf]: renderPostgresqlConf(cluster),
     [CONFIG_KEYS.pgHba]: renderPgHba(cluster),
+    [CONFIG_KEYS.pgIdent]: renderPgIdent(),
     [CONFIG_KEYS.backup]: renderBackupScript(),
   };
 }

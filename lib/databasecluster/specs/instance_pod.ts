@@ -28,7 +28,12 @@ import type {
   V1Volume,
   V1VolumeMount,
 } from "@kubernetes/client-node";
-import { type DatabaseCluster, REPLICATION_USERNAME, STATUS_TOKEN_KEY } from "../../api/mod.ts";
+import {
+  type DatabaseCluster,
+  MONITORING_USERNAME,
+  REPLICATION_USERNAME,
+  STATUS_TOKEN_KEY,
+} from "../../api/mod.ts";
 import { SERVICE_ACCOUNT_DIR } from "../../kube/in_cluster.ts";
 import {
   configMapName,
@@ -51,7 +56,7 @@ import {
   POSTGRES_UID,
   postgresImage,
 } from "./common.ts";
-import { appCredentialsSecretName, SUPERUSER } from "./secrets.ts";
+import { appCredentialsSecretName } from "./secrets.ts";
 import { clientSslMode } from "./ssl_mode.ts";
 import { issuesCertificates, serverTlsSecretName } from "./tls_secrets.ts";
 
@@ -233,23 +238,21 @@ function installContainer(instanceImage: string): V1Container {
 }
 
 /**
- * The exporter reads the local server at the pod IP, where PostgreSQL listens, as the
- * superuser, with TLS when the server has it.
+ * The exporter reads the local server over the pod's socket directory (shared with the
+ * PostgreSQL container) as the `pg_monitor` role dbop creates: peer authentication, so
+ * it holds no password, and the superuser never logs in for it.
  */
 function exporterContainer(cluster: DatabaseCluster): V1Container {
   const { monitoring, network } = cluster.spec;
-  const sslmode = cluster.spec.security.tls.enabled ? "require" : "disable";
+  const dsn = `host=${PATHS.socket} port=${network.port} user=${MONITORING_USERNAME} ` +
+    "dbname=postgres sslmode=disable";
   return {
     name: CONTAINERS.exporter,
     image: EXPORTER_IMAGE,
     args: [`--web.listen-address=:${monitoring.port}`, `--web.telemetry-path=${monitoring.path}`],
-    env: [
-      fromField("POD_IP", "status.podIP"),
-      value("DATA_SOURCE_URI", `$(POD_IP):${network.port}/postgres?sslmode=${sslmode}`),
-      value("DATA_SOURCE_USER", SUPERUSER),
-      fromSecret("DATA_SOURCE_PASS", superuserSecretName(clusterName(cluster)), "password"),
-    ],
+    env: [value("DATA_SOURCE_NAME", dsn)],
     ports: [{ name: METRICS_PORT_NAME, containerPort: monitoring.port, protocol: "TCP" }],
+    volumeMounts: [{ name: VOLUMES.run, mountPath: PATHS.socket }],
     resources: { requests: { cpu: "10m", memory: "32Mi" }, limits: { memory: "128Mi" } },
     securityContext: containerSecurityContext(),
   };

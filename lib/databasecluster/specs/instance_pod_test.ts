@@ -195,7 +195,7 @@ Deno.test("replication verifies dbop's CA, only requires TLS with the user's, an
   assert.equal(sslmode(plain), "disable");
 });
 
-Deno.test("monitoring adds the exporter with a port named metrics", () => {
+Deno.test("monitoring adds the exporter with a port named metrics, on the socket as pg_monitor", () => {
   assert.deepEqual(buildInstancePodSpec(testCluster()).containers.map((c) => c.name), ["postgres"]);
   const spec = buildInstancePodSpec(
     testCluster({ monitoring: { enabled: true, port: 9300, path: "/m" } }),
@@ -203,10 +203,17 @@ Deno.test("monitoring adds the exporter with a port named metrics", () => {
   const exporter = container(spec, "exporter");
   assert.deepEqual(exporter.ports, [{ name: "metrics", containerPort: 9300, protocol: "TCP" }]);
   assert.deepEqual(exporter.args, ["--web.listen-address=:9300", "--web.telemetry-path=/m"]);
-  assert.deepEqual(env(exporter, "DATA_SOURCE_PASS")?.valueFrom?.secretKeyRef, {
-    name: "pg-superuser",
-    key: "password",
-  });
+  assert.deepEqual(exporter.env, [{
+    name: "DATA_SOURCE_NAME",
+    value: "host=/var/run/postgresql port=5432 user=dbop_monitor dbname=postgres sslmode=disable",
+  }]);
+  const postgres = container(spec, "postgres");
+  const socketDir = postgres.volumeMounts?.find((m) => m.mountPath === "/var/run/postgresql");
+  assert.deepEqual(
+    exporter.volumeMounts,
+    [socketDir],
+    "the PostgreSQL container's socket directory",
+  );
 });
 
 Deno.test("the spec's resources apply to the PostgreSQL container", () => {

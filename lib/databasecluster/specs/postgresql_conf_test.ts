@@ -4,6 +4,7 @@ import { testCluster } from "../testdata/clusters.ts";
 import {
   quoteConfValue,
   renderPgHba,
+  renderPgIdent,
   renderPostgresqlConf,
   synchronousStandbyNames,
 } from "./postgresql_conf.ts";
@@ -91,15 +92,32 @@ Deno.test("renderPostgresqlConf() owns every setting the API reserves that it ne
   }
 });
 
-Deno.test("renderPgHba() requires TLS and scram by default, and lets the replication role in", () => {
+Deno.test("renderPgHba() requires TLS and scram by default, keeps the superuser local, and lets the replication role in", () => {
   assert.deepEqual(rules(renderPgHba(testCluster())), [
+    ["local", "all", "dbop_monitor", "peer", "map=monitoring"],
     ["local", "all", "all", "peer"],
+    ["host", "all", "postgres", "all", "reject"],
     ["host", "all", "all", "127.0.0.1/32", "scram-sha-256"],
     ["host", "all", "all", "::1/128", "scram-sha-256"],
     ["hostssl", "replication", "streaming_replica", "all", "scram-sha-256"],
     ["hostssl", "all", "all", "all", "scram-sha-256"],
     ["hostnossl", "all", "all", "all", "reject"],
   ]);
+});
+
+Deno.test("renderPgHba() lets the superuser in over the network with enableSuperuserAccess", () => {
+  const hba = rules(renderPgHba(testCluster({ security: { enableSuperuserAccess: true } })));
+  assert.ok(hba.every((rule) => rule[2] !== "postgres"));
+  assert.deepEqual(hba.at(-2), ["hostssl", "all", "all", "all", "scram-sha-256"]);
+});
+
+Deno.test("renderPgIdent() maps the postgres OS user to the exporter's role only", () => {
+  const lines = renderPgIdent().split("\n").filter((line) => line && !line.startsWith("#"));
+  assert.deepEqual(lines.map((line) => line.split(/\s+/)), [[
+    "monitoring",
+    "postgres",
+    "dbop_monitor",
+  ]]);
 });
 
 Deno.test("renderPgHba() uses md5 when chosen and plain host rules without TLS", () => {

@@ -2,8 +2,9 @@
  * The operator SIGKILLed mid-change, as a crash or the OOM killer would: it
  * runs as a `dbop run` child process, so nothing of it survives but what it
  * wrote to the API server. Once during a failover (`status.targetPrimary`
- * moved, `currentPrimary` not yet), once during a rolling update (the first
- * pod replaced); a new process started a few seconds later must finish the
+ * moved, `currentPrimary` not yet); twice during a rolling update (the first
+ * pod replaced, then mid-switchover). A new process started a few seconds
+ * later, once the managers acted on what the killed one wrote, must finish the
  * change from the cluster alone, doing nothing twice: one promotion, each
  * pod replaced once. An independent writer commits through `-rw` and a
  * sampler asks every instance directly whether it takes writes.
@@ -196,8 +197,9 @@ Deno.test({
 });
 
 Deno.test({
-  name: "the operator SIGKILLed mid-rollout: a new one finishes it, each pod replaced once, " +
-    "one switchover, no acknowledged write lost, never two writable",
+  name: "the operator SIGKILLed mid-rollout, once a pod was replaced and again mid-switchover: " +
+    "a new one finishes it, each pod replaced once, one switchover, no acknowledged write " +
+    "lost, never two writable",
   ignore: external,
   sanitizeOps: false,
   sanitizeResources: false,
@@ -264,6 +266,29 @@ Deno.test({
         `"${replaced[0]}" was made anew`,
     );
     await new Promise((resolve) => setTimeout(resolve, DEAD_MS));
+    env.startOperator();
+    // Killed again while the switchover to a replaced standby is under way: a new operator
+    // must complete that one, not ask for another, before it replaces the old primary's pod.
+    await waitFor("both standbys replaced", () => Promise.resolve(replaced.length >= 2));
+    const switching = await eventually("the rolling update's switchover under way", async () => {
+      const status = await env.clusterStatus(name);
+      return status.targetPrimary !== status.currentPrimary ? status : undefined;
+    }, { timeoutMs: 300_000, intervalMs: 50 });
+    await env.killOperator();
+    const killedAgainAt = Date.now();
+    const left = await env.clusterStatus(name);
+    assert.equal(left.currentPrimary, pods[0], "killed before it completed the switchover");
+    assert.equal(left.targetPrimary, switching.targetPrimary);
+    await new Promise((resolve) => setTimeout(resolve, DEAD_MS));
+    await eventually(`"${left.targetPrimary}" promoted with no operator running`, async () => {
+      const role = (await env.instanceStatus(name, left.targetPrimary!))?.role;
+      return role === "primary" ? true : undefined;
+    }, { timeoutMs: 60_000, intervalMs: 200 });
+    report(
+      `rollout: operator SIGKILLed again ${seconds(killedAgainAt - changedAt)} after the ` +
+        `change, mid-switchover from "${left.currentPrimary}" to "${left.targetPrimary}", ` +
+        "which the managers completed with no operator",
+    );
     const restartedAt = Date.now();
     env.startOperator();
     await waitFor("every pod replaced and the cluster Running", async () => {
@@ -302,7 +327,7 @@ Deno.test({
         seconds(Date.now() - changedAt)
       } after the change, ${
         seconds(convergedMs)
-      } after the new operator started; primary now "${status.currentPrimary}"`,
+      } after the last operator started; primary now "${status.currentPrimary}"`,
     );
 
     await writer.stop();

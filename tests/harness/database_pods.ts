@@ -1,6 +1,7 @@
 /**
  * dbop's DatabaseClusters with real instances: the operator (in this test
- * process) reconciles a `kubelet-*` namespace, kube-controller-manager's
+ * process, or with `operatorProcess` a `dbop run` child process that can be
+ * SIGKILLed) reconciles a `kubelet-*` namespace, kube-controller-manager's
  * StatefulSet controller makes the pods, and the emulated kubelet runs them
  * as dbop built them. Images are not real: `postgres:<major>` is the
  * harness's PostgreSQL of that major, and dbop's image is this checkout,
@@ -25,6 +26,7 @@ import { ensureCrd } from "./clusters.ts";
 import { type Kubelet, KUBELET_NAMESPACE_PREFIX, startKubelet } from "./kubelet/mod.ts";
 import { createNamespace, eventually, resourcesFor, type TestCluster } from "./mod.ts";
 import { startOperator, type TestOperator } from "./operator.ts";
+import { DbopProcess } from "./dbop_process.ts";
 import type { LocalImage } from "./local_pod.ts";
 import { Sandbox } from "./postgres.ts";
 import type { Connection } from "./psql.ts";
@@ -38,10 +40,19 @@ export interface DatabasePods extends AsyncDisposable {
   namespace: string;
   sandbox: Sandbox;
   kubelet: Kubelet;
-  /** The operator running now (a new one after a restart). */
+  /** The in-process operator running now (a new one after a restart); not with `operatorProcess`. */
   readonly operator: TestOperator;
+  /** With `operatorProcess`: the `dbop run` process running now, if any. */
+  readonly operatorProcess: DbopProcess | undefined;
   /** Stops the operator and starts a new one, which knows only what the cluster shows. */
   restartOperator(): Promise<void>;
+  /**
+   * With `operatorProcess`: SIGKILLs the operator, as a node's OOM killer or a crash would,
+   * and waits for its exit; none runs until {@linkcode startOperator}.
+   */
+  killOperator(): Promise<void>;
+  /** Starts a new operator after {@linkcode killOperator}. */
+  startOperator(): void;
   resources: Resources;
   /** Runs `fn` with the operator stopped (for a change it would undo), then starts a new one. */
   withoutOperator<T>(fn: () => Promise<T>): Promise<T>;
@@ -110,11 +121,15 @@ function decode(secret: V1Secret): Record<string, string> {
   return Object.fromEntries(Object.entries(secret.data ?? {}).map(([k, v]) => [k, atob(v)]));
 }
 
-/** Starts the sandbox, the kubelet and the operator for a fresh `kubelet-<prefix>-*` namespace. */
+/**
+ * Starts the sandbox, the kubelet and the operator for a fresh `kubelet-<prefix>-*` namespace;
+ * with `operatorProcess`, the operator is `mod.ts run` in a child process, so that it can be
+ * SIGKILLed ({@linkcode DatabasePods.killOperator}).
+ */
 export async function databasePods(
   test: TestCluster,
   prefix: string,
-  options: { major?: number } = {},
+  options: { major?: number; operatorProcess?: boolean } = {},
 ): Promise<DatabasePods> {
   await ensureCrd(test);
   const namespace = await createNamespace(test, `${KUBELET_NAMESPACE_PREFIX}${prefix}`);
@@ -133,9 +148,28 @@ export async function databasePods(
     images: await localImages(sandbox),
   });
   // Polled every 2 s once settled (30 s by default), so tests see status.instances follow writes.
-  const newOperator = () =>
-    startOperator(test.kubeconfigPath, { namespaces: [namespace], instanceStatusPeriodMs: 2000 });
-  let operator = newOperator();
+  const newOperator = (): TestOperator | DbopProcess =>
+    options.operatorProcess
+      ? new DbopProcess([
+        "run",
+        `--kubeconfig=${test.kubeconfigPath}`,
+        `--namespace=${namespace}`,
+        "--instance-status-period=2s",
+        "--metrics-bind-address=0",
+        "--health-probe-bind-address=0",
+        "--log-format=json",
+      ])
+      : startOperator(test.kubeconfigPath, {
+        namespaces: [namespace],
+        instanceStatusPeriodMs: 2000,
+      });
+  let operator: TestOperator | DbopProcess | undefined = newOperator();
+  const stopOperator = async () => {
+    const stopping = operator;
+    operator = undefined;
+    if (stopping instanceof DbopProcess) await stopping.stop("SIGTERM");
+    else await stopping?.stop();
+  };
   const resources = resourcesFor(test.kubeconfigPath);
   const running = async (
     cluster: string,
@@ -209,10 +243,16 @@ export async function databasePods(
     sandbox,
     kubelet,
     get operator() {
+      if (operator instanceof DbopProcess || operator === undefined) {
+        throw new Error("No in-process operator runs");
+      }
       return operator;
     },
+    get operatorProcess() {
+      return operator instanceof DbopProcess ? operator : undefined;
+    },
     async withoutOperator(fn) {
-      await operator.stop();
+      await stopOperator();
       try {
         return await fn();
       } finally {
@@ -220,7 +260,17 @@ export async function databasePods(
       }
     },
     async restartOperator() {
-      await operator.stop();
+      await stopOperator();
+      operator = newOperator();
+    },
+    async killOperator() {
+      if (!(operator instanceof DbopProcess)) throw new Error("No operator process runs");
+      const killed = operator;
+      operator = undefined;
+      await killed.stop("SIGKILL");
+    },
+    startOperator() {
+      if (operator !== undefined) throw new Error("An operator runs already");
       operator = newOperator();
     },
     resources,
@@ -259,7 +309,8 @@ export async function databasePods(
     async [Symbol.asyncDispose]() {
       // Torn down as a cluster would be, the operator and the kubelet still running: the
       // clusters' finalizers, the pods' shutdown and the volumes' deletion finish here, not
-      // in the background of the next test.
+      // in the background of the next test; an operator is started if a test left none.
+      operator ??= newOperator();
       await test.kubectl(["delete", "namespace", namespace, "--wait=false"]);
       const gone = await test.kubectl([
         "wait",
@@ -272,7 +323,7 @@ export async function databasePods(
           `[pods] namespace ${namespace} not deleted within 180 s: ${gone.stderr.trim()}\n`,
         ));
       }
-      await operator.stop();
+      await stopOperator();
       await kubelet[Symbol.asyncDispose]();
       await sandbox[Symbol.asyncDispose]();
       resources.client.close();

@@ -101,7 +101,10 @@ export interface DatabasePods extends AsyncDisposable {
  * PostgreSQL, and dbop's image holds a launcher of this checkout's `mod.ts` (written into
  * the sandbox) where the compiled binary would be.
  */
-export async function localImages(sandbox: Sandbox): Promise<Record<string, LocalImage>> {
+export async function localImages(
+  sandbox: Sandbox,
+  env: Record<string, string> = {},
+): Promise<Record<string, LocalImage>> {
   const launcher = `${sandbox.root}/dbop-launcher`;
   await Deno.writeTextFile(
     launcher,
@@ -111,7 +114,7 @@ export async function localImages(sandbox: Sandbox): Promise<Record<string, Loca
   return {
     [`postgres:${sandbox.install.major}`]: {
       path: [sandbox.install.binDir],
-      env: { LANG: "C.UTF-8" },
+      env: { LANG: "C.UTF-8", ...env },
     },
     [DEFAULT_INSTANCE_IMAGE]: { files: { [INSTANCE_BINARY.image]: launcher } },
   };
@@ -124,12 +127,13 @@ function decode(secret: V1Secret): Record<string, string> {
 /**
  * Starts the sandbox, the kubelet and the operator for a fresh `kubelet-<prefix>-*` namespace;
  * with `operatorProcess`, the operator is `mod.ts run` in a child process, so that it can be
- * SIGKILLed ({@linkcode DatabasePods.killOperator}).
+ * SIGKILLed ({@linkcode DatabasePods.killOperator}). `logLevel` is the instance managers'
+ * (`DBOP_LOG_LEVEL` in the PostgreSQL image's environment) and the operator process's.
  */
 export async function databasePods(
   test: TestCluster,
   prefix: string,
-  options: { major?: number; operatorProcess?: boolean } = {},
+  options: { major?: number; operatorProcess?: boolean; logLevel?: string } = {},
 ): Promise<DatabasePods> {
   await ensureCrd(test);
   const namespace = await createNamespace(test, `${KUBELET_NAMESPACE_PREFIX}${prefix}`);
@@ -145,7 +149,10 @@ export async function databasePods(
     kubeconfig: test.kubeconfigPath,
     sandbox,
     namespaces: [namespace],
-    images: await localImages(sandbox),
+    images: await localImages(
+      sandbox,
+      options.logLevel ? { DBOP_LOG_LEVEL: options.logLevel } : {},
+    ),
   });
   // Polled every 2 s once settled (30 s by default), so tests see status.instances follow writes.
   const newOperator = (): TestOperator | DbopProcess =>
@@ -158,6 +165,7 @@ export async function databasePods(
         "--metrics-bind-address=0",
         "--health-probe-bind-address=0",
         "--log-format=json",
+        ...(options.logLevel ? [`--log-level=${options.logLevel}`] : []),
       ])
       : startOperator(test.kubeconfigPath, {
         namespaces: [namespace],

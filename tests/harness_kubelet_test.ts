@@ -177,7 +177,15 @@ Deno.test({
     }, { timeoutMs: 30_000 });
     assert.equal(restarted.lastState?.terminated?.exitCode, 137, "128 + SIGKILL");
     assert.notEqual(restarted.containerID, running.containerID);
-    assert.ok(env.kubelet.logs(env.ns, "web", "http").includes("Serving HTTP"));
+    // Running means started: the server prints its banner a moment later.
+    await eventually(
+      "the restarted server's banner",
+      () =>
+        Promise.resolve(
+          env.kubelet.logs(env.ns, "web", "http").includes("Serving HTTP") || undefined,
+        ),
+      { timeoutMs: 30_000 },
+    );
   },
 });
 

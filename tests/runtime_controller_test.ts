@@ -63,9 +63,8 @@ Deno.test({
       }
     };
     const informer = manager.informer(ConfigMaps, { namespace: ns });
-    manager.add(
-      new Controller("test", reconcile, { metrics, maxConcurrentReconciles: 3 }).watchFor(informer),
-    );
+    const controller = new Controller("test", reconcile, { metrics, maxConcurrentReconciles: 3 });
+    manager.add(controller.watchFor(informer));
     const running = manager.run(stop.signal);
     try {
       for (const name of ["flaky", "terminal", "periodic", "buggy"]) {
@@ -95,7 +94,11 @@ Deno.test({
       );
       const periodic = attempts.get("periodic")!;
       assert.ok(periodic[1] - periodic[0] >= 480, "requeueAfter 500 ms is honoured");
-      await new Promise((r) => setTimeout(r, 1000));
+      // Not a sleep: once nothing is waiting, delayed or in progress, no retry can come.
+      await eventually(
+        "the queue settled",
+        () => Promise.resolve(controller.settled() || undefined),
+      );
       assert.equal(attempts.get("terminal")?.length, 1, "a TerminalError is not retried");
       assert.equal(attempts.get("flaky")?.length, 6, "no retry after the success");
       assert.equal(

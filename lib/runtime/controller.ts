@@ -164,6 +164,11 @@ export class Controller {
     return [...this.#informers];
   }
 
+  /** Whether its queue holds nothing waiting, delayed or in progress ({@linkcode WorkQueue.settled}). */
+  settled(): boolean {
+    return this.#queue.settled();
+  }
+
   /** Adds a request to the queue (duplicates collapse). */
   enqueue(request: Request): void {
     this.#queue.add(keyOf(request));

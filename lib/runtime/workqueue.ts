@@ -179,6 +179,14 @@ export class WorkQueue<T = string> {
     return this.#queue.length;
   }
 
+  /**
+   * Whether nothing can be handed out any more without a new `add`: no item waiting, delayed
+   * or being processed. Tests observe it before asserting that something did not happen.
+   */
+  settled(): boolean {
+    return this.#queue.length === 0 && this.#processing.size === 0 && this.#delayed.size === 0;
+  }
+
   /** Whether `shutDown()` was called. */
   get shuttingDown(): boolean {
     return this.#shuttingDown;

@@ -308,3 +308,20 @@ Deno.test("WorkQueue with no-op metrics keeps no timer while items are in flight
   await queue.get();
   assert.equal(clock.pendingTimers(), 0);
 });
+
+Deno.test("WorkQueue.settled() is true only with nothing waiting, delayed or in progress", async () => {
+  const { clock, queue } = newQueue();
+  assert.equal(queue.settled(), true);
+  queue.add("a");
+  assert.equal(queue.settled(), false, "waiting");
+  assert.equal(await queue.get(), "a");
+  assert.equal(queue.settled(), false, "in progress");
+  queue.addAfter("a", 100);
+  queue.done("a");
+  assert.equal(queue.settled(), false, "delayed");
+  clock.advance(100);
+  assert.equal(queue.settled(), false, "due");
+  assert.equal(await queue.get(), "a");
+  queue.done("a");
+  assert.equal(queue.settled(), true);
+});

@@ -1,7 +1,9 @@
 /**
  * Controller features beyond the basics: volume growth (expanded where the
  * StorageClass allows it, a condition where it does not), backups (a Job from
- * the CronJob completes and becomes status.lastBackup and BackupReady), the
+ * the CronJob completes and becomes status.lastBackup and BackupReady: the
+ * API-side bookkeeping only, since kwok completes Job pods without running
+ * them; tests/postgres_test.ts runs the Job's pg_dump for real), the
  * PodMonitor (created once its CRD is installed, a message before), a
  * cluster deleted while it is still being created, and the instance
  * managers' identity (ServiceAccount, Role, RoleBinding, status token
@@ -86,7 +88,9 @@ Deno.test({
 });
 
 Deno.test({
-  name: "a completed backup Job becomes status.lastBackup and BackupReady with an event",
+  name: "a completed backup Job becomes status.lastBackup and BackupReady with an event " +
+    "(bookkeeping only: kwok completes the Job's pod without running pg_dump; " +
+    "postgres_test.ts runs it for real)",
   sanitizeOps: false,
   sanitizeResources: false,
   fn: withOperator(cluster, "dbc-backup", async (ns) => {

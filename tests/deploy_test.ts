@@ -102,6 +102,8 @@ async function exerciseEveryPath(cluster: TestCluster, ns: string): Promise<void
       (await cluster.kubectl(["get", "podmonitors.monitoring.coreos.com", "shop", "-n", ns]))
           .code === 0 || undefined,
   );
+  // Bookkeeping only: kwok completes the Job's pod without running pg_dump (postgres_test.ts
+  // runs it on real PostgreSQL).
   await cluster.kubectlOk([
     "create",
     "job",

@@ -305,6 +305,11 @@ Deno.test({
           assert.equal(added.length, 1, `backup run ${run} added ${JSON.stringify(added)}`);
           taken.push(added[0]);
           await sandbox.runOk("pg_restore", ["--list", `${dir}/${added[0]}`]);
+          // The bookkeeping the kwok tests check, here after a dump that really ran.
+          await eventually(`status.lastBackup is ${job}`, async () => {
+            const status = await env.clusterStatus("minimal");
+            return status.lastBackup?.name === job ? true : undefined;
+          }, { timeoutMs: 60_000 });
         }
         const kept = (await dumps(dir)).filter((name) => name.startsWith("app-"));
         assert.deepEqual(kept, taken.slice(-2).sort());

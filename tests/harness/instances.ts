@@ -23,6 +23,7 @@ import { BINARY_PERMISSIONS } from "../../lib/instance/install.ts";
 import { type Passwords, resolvePasswords } from "../../lib/databasecluster/passwords.ts";
 import {
   renderPgHba,
+  renderPgIdent,
   renderPostgresqlConf,
 } from "../../lib/databasecluster/specs/postgresql_conf.ts";
 import { serverCertificateDnsNames } from "../../lib/databasecluster/specs/tls_secrets.ts";
@@ -220,6 +221,7 @@ export class LocalInstances {
     const conf = renderPostgresqlConf(this.cluster);
     await this.#write(`${config}/postgresql.conf`, conf, 0o644);
     await this.#write(`${config}/pg_hba.conf`, this.#files.hba, 0o644);
+    await this.#write(`${config}/pg_ident.conf`, renderPgIdent(), 0o644);
     const { tls } = this.#files;
     if (tls) {
       await this.#write(`${tlsDir}/tls.crt`, tls.crt, 0o644);

@@ -5,16 +5,24 @@
  * upgrade (condition, event, TerminalError; nothing is changed), builds the
  * desired children, hands regenerated passwords to the primary before their
  * Secrets are written (`rotation.ts`), server-side applies only the children
- * that differ from the cache, removes optional children no longer wanted,
- * labels pod roles, polls the instances (`instances.ts`), replaces the next
- * outdated pod of a rolling update (`rollout.ts`) or else restarts the next
- * instance whose settings need it (`restarts.ts`), grows volumes, and writes
- * status only when it changed. Events are tied to writes
- * and transitions, so a converged cluster causes no writes and no events.
+ * that differ from the cache (a write the API server refuses is a condition
+ * and one event, and is not sent again until it or its object changes:
+ * `refusals.ts`; the other children are still applied), removes optional
+ * children no longer wanted, labels pod roles, polls the instances
+ * (`instances.ts`), replaces the next outdated pod of a rolling update
+ * (`rollout.ts`) or else restarts the next instance whose settings need it
+ * (`restarts.ts`), grows volumes, and writes status only when it changed.
+ * Events are tied to writes and transitions, so a converged cluster causes no
+ * writes and no events.
  *
  * @module
  */
-import type { KubernetesObject, V1Pod, V1StatefulSet } from "@kubernetes/client-node";
+import type {
+  KubernetesObject,
+  V1PersistentVolumeClaim,
+  V1Pod,
+  V1StatefulSet,
+} from "@kubernetes/client-node";
 import {
   DATABASE_CLUSTER_API_VERSION,
   type DatabaseCluster,
@@ -22,7 +30,7 @@ import {
   majorOf,
   parseDatabaseCluster,
 } from "../api/mod.ts";
-import { type Resources } from "../kube/mod.ts";
+import { isRefusal, type Resources } from "../kube/mod.ts";
 import { Secrets, StatefulSets } from "./kinds.ts";
 import {
   type Clock,
@@ -45,6 +53,7 @@ import {
 import { nextCondition, statusEqual } from "./conditions.ts";
 import { desiredChildren } from "./desired.ts";
 import type { ClusterMetrics } from "./metrics.ts";
+import { CHANGE_REFUSED, refusalProblem, Refusals } from "./refusals.ts";
 import { rotatePasswords } from "./rotation.ts";
 import {
   instancesSettled,
@@ -75,7 +84,7 @@ import { statusTokenFromSecret } from "./passwords.ts";
 import { STATUS_PORT } from "./specs/instance_pod.ts";
 import { cleanUpVolumes } from "./phases/deletion.ts";
 import { labelPodRoles } from "./phases/pods.ts";
-import { expandVolumes, plannedExpansions } from "./phases/storage.ts";
+import { expandVolumes, type Expansion, plannedExpansions } from "./phases/storage.ts";
 import { computeStatus, type StatusProblem } from "./status.ts";
 
 /** What the reconciler needs. */
@@ -115,6 +124,7 @@ export function databaseClusterReconciler(deps: ReconcilerDeps): Reconciler {
   const restartsAsked = new Map<string, string | undefined>();
   const primaries = new Map<string, PrimaryMemory>();
   const deletedPods = new Map<string, Set<string>>();
+  const refusals = new Refusals();
   return async (request, context) => {
     const cached = deps.cache.cluster(request.namespace, request.name);
     if (!cached) return {};
@@ -136,12 +146,69 @@ export function databaseClusterReconciler(deps: ReconcilerDeps): Reconciler {
       finalizer: FINALIZER,
       signal: context.signal,
       apply: () =>
-        applyCluster(deps, object, cluster, context, { restartsAsked, primaries, deletedPods }),
-      cleanup: () => cleanUpCluster(deps, object, cluster, context),
+        applyCluster(deps, object, cluster, context, {
+          restartsAsked,
+          primaries,
+          deletedPods,
+          refusals,
+        }).catch((error) => reportRefusal(deps, object, cluster, error)),
+      cleanup: () => {
+        refusals.forget(clusterKeyOf(cluster));
+        return cleanUpCluster(deps, object, cluster, context);
+      },
       cleanupDone: (result) => result.requeueAfter === undefined,
     });
     return result ?? {};
   };
+}
+
+function clusterKeyOf(cluster: DatabaseCluster): string {
+  return cluster.metadata.uid ?? `${cluster.metadata.namespace}/${cluster.metadata.name}`;
+}
+
+/**
+ * A refusal outside the children's writes (a status write, a pod label, a deletion): the
+ * condition and event, and no retry until the cluster or a child changes. Other errors
+ * pass through, to be retried with backoff.
+ */
+async function reportRefusal(
+  deps: ReconcilerDeps,
+  object: ClusterObject,
+  cluster: DatabaseCluster,
+  error: unknown,
+): Promise<never> {
+  if (!isRefusal(error)) throw error;
+  const problem = { reason: CHANGE_REFUSED, message: error.message };
+  deps.events.record(object, warning(problem.reason, "Reconcile", problem.message));
+  const { namespace, name } = cluster.metadata as { namespace: string; name: string };
+  await writeStatus(deps, object, cluster, deps.cache.children(namespace, name), {
+    now: new Date(deps.clock.now()),
+    problems: [problem],
+  });
+  throw new TerminalError(problem.message, { cause: error });
+}
+
+/**
+ * The backup volume's growth where its class cannot expand: the desired claim keeps the
+ * live size (the API server would refuse it), and the expansion is reported as stuck.
+ */
+function holdBackupGrowth(
+  deps: ReconcilerDeps,
+  desired: KubernetesObject[],
+  children: Children,
+): Expansion[] {
+  const claim = desired.find((o) => o.kind === "PersistentVolumeClaim") as
+    | V1PersistentVolumeClaim
+    | undefined;
+  const live = children.persistentVolumeClaims.find((c) =>
+    c.metadata?.name === claim?.metadata?.name
+  );
+  const size = claim?.spec?.resources?.requests?.storage;
+  if (!claim || !live || size === undefined) return [];
+  const stuck = plannedExpansions([live], String(size), (n) => deps.cache.storageClass(n))
+    .filter((e) => !e.allowed);
+  if (stuck.length > 0) claim.spec!.resources!.requests!.storage = stuck[0].from;
+  return stuck;
 }
 
 function warning(reason: string, action: string, note: string): EventInfo {
@@ -199,6 +266,7 @@ async function applyCluster(
     primaries: Map<string, PrimaryMemory>;
     /** By cluster UID: the pods the rolling update asked to delete. */
     deletedPods: Map<string, Set<string>>;
+    refusals: Refusals;
   },
 ): Promise<ReconcileResult> {
   const { restartsAsked, primaries, deletedPods } = memory;
@@ -224,7 +292,13 @@ async function applyCluster(
   if (instances && cluster.status?.systemIdentifier !== undefined) {
     await rotatePasswords(deps.events, object, cluster, children, desired.objects, instances);
   }
-  const written = await applyChildren(deps.resources, desired.objects, children, context.signal);
+  const clusterKey = clusterKeyOf(cluster);
+  const refusals = memory.refusals.of(clusterKey, deps.clock.now());
+  const backupStuck = holdBackupGrowth(deps, desired.objects, children);
+  const written = await applyChildren(deps.resources, desired.objects, children, {
+    refusals,
+    signal: context.signal,
+  });
   const removed = await deleteUnwanted(deps.resources, desired.unwanted, children, context.signal);
   const polled = instances === undefined
     ? new Map<string, Polled>()
@@ -235,7 +309,6 @@ async function applyCluster(
   const observed = appliedSet
     ? { ...children, statefulSets: [appliedSet as V1StatefulSet] }
     : children;
-  const clusterKey = cluster.metadata.uid ?? `${namespace}/${name}`;
   const deleted = deletedPods.get(clusterKey) ?? new Set<string>();
   deletedPods.set(clusterKey, deleted);
   const target = cluster.status?.targetPrimary ?? cluster.status?.currentPrimary ??
@@ -289,7 +362,7 @@ async function applyCluster(
     cluster.spec.storage.size,
     context.signal,
   );
-  const stuck = expansions.filter((e) => !e.allowed);
+  const stuck = [...expansions.filter((e) => !e.allowed), ...backupStuck];
   if (!deps.podMonitorCrd() && cluster.spec.monitoring.podMonitor) {
     notices.push("PodMonitor not created: the monitoring.coreos.com CRD is not installed");
   }
@@ -306,10 +379,16 @@ async function applyCluster(
       target: primary.targetPrimary,
       promoteRequest: primary.promoteRequest ?? cluster.status?.promoteRequest,
     },
-    problems: primary.blocked && FAILOVER_BLOCKS.includes(primary.blocked.reason)
-      ? [primary.blocked]
-      : [],
+    problems: [
+      ...written.refused.map(refusalProblem),
+      ...primary.blocked && FAILOVER_BLOCKS.includes(primary.blocked.reason)
+        ? [primary.blocked]
+        : [],
+    ],
   });
+  for (const refusal of refusals.fresh) {
+    deps.events.record(object, warning(CHANGE_REFUSED, "Apply", refusalProblem(refusal).message));
+  }
   reportChanges(deps, object, cluster, children, { written, removed, grown, stuck, status });
   context.log.debug("Reconciled: {created} created, {updated} updated", {
     created: written.created.length,
@@ -443,7 +522,7 @@ async function writeStatus(
     now: Date;
     problems?: StatusProblem[];
     notices?: string[];
-    stuck?: ReturnType<typeof plannedExpansions>;
+    stuck?: Expansion[];
     polled?: ReadonlyMap<string, Polled>;
     primary?: { current: string; target: string; promoteRequest?: string };
   },
@@ -468,9 +547,10 @@ async function writeStatus(
       type: "Progressing",
       status: "False" as const,
       reason: "VolumeExpansionNotSupported",
-      message:
-        `Cannot grow ${options.stuck.length} data volume(s) to "${cluster.spec.storage.size}": ` +
-        `StorageClass ${classes.join(", ")} does not allow volume expansion`,
+      message: `Cannot grow ${
+        options.stuck.map((e) => `PersistentVolumeClaim "${e.claim.metadata?.name}" to "${e.to}"`)
+          .join(", ")
+      }: StorageClass ${classes.join(", ")} does not allow volume expansion`,
     };
     const others = (after.conditions ?? []).filter((c) => c.type !== update.type);
     after.conditions = [

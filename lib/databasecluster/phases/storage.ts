@@ -16,6 +16,7 @@ import { quantityBytes } from "../specs/common.ts";
 export interface Expansion {
   claim: V1PersistentVolumeClaim;
   from: string;
+  to: string;
   allowed: boolean;
   storageClassName?: string;
 }
@@ -36,7 +37,7 @@ export function plannedExpansions(
     const allowed = storageClassName
       ? storageClass(storageClassName)?.allowVolumeExpansion === true
       : false;
-    return [{ claim, from: String(from), allowed, storageClassName }];
+    return [{ claim, from: String(from), to: size, allowed, storageClassName }];
   });
 }
 

@@ -1,6 +1,7 @@
 /**
  * How the controller takes the API server's errors, against the real control
- * plane: a refusal only the user can fix (a quota, a class that cannot
+ * plane: a refusal only the user can fix (a quota on a child's write or on a
+ * volume's resize, named with the API server's message; a class that cannot
  * expand) becomes a condition and one Warning event, is not sent again while
  * nothing changed, and does not stop the other children's drift correction; a
  * transient error (a webhook that cannot be reached: a 500) is retried with
@@ -67,6 +68,23 @@ async function reconciledAgain(operator: TestOperator, ns: string, name: string)
   });
 }
 
+/** A ResourceQuota `storage` on the claims' requested storage, once it is in force. */
+async function storageQuota(ns: string, hard: string): Promise<void> {
+  await cluster.kubectlOk([
+    "create",
+    "quota",
+    "storage",
+    "-n",
+    ns,
+    `--hard=requests.storage=${hard}`,
+  ]);
+  // Admission refuses every claim while the quota's usage is not computed yet.
+  await eventually("the quota's usage", async () => {
+    const quota = await getJson(cluster, ["get", "quota", "storage", "-n", ns]);
+    return quota.status?.used ? true : undefined;
+  });
+}
+
 function readyCondition(dbc: Obj): Obj | undefined {
   return dbc.status?.conditions?.find((c: Obj) => c.type === "Ready");
 }
@@ -83,19 +101,7 @@ Deno.test({
   sanitizeOps: false,
   sanitizeResources: false,
   fn: withOperator(cluster, "dbc-refused", async (ns, operator) => {
-    await cluster.kubectlOk([
-      "create",
-      "quota",
-      "storage",
-      "-n",
-      ns,
-      "--hard=requests.storage=2500Mi",
-    ]);
-    // Admission refuses every claim while the quota's usage is not computed yet.
-    await eventually("the quota's usage", async () => {
-      const quota = await getJson(cluster, ["get", "quota", "storage", "-n", ns]);
-      return quota.status?.used ? true : undefined;
-    });
+    await storageQuota(ns, "2500Mi");
     const backup = (size: string) => ({
       enabled: true,
       schedule: "0 2 * * *",
@@ -165,6 +171,40 @@ Deno.test({
       "the refusal cleared",
       (dbc) => readyCondition(dbc)?.reason !== "ChangeRefused",
     );
+  }),
+});
+
+Deno.test({
+  name: "a data volume resize the API server refuses names its cause, not the StorageClass",
+  ignore: external,
+  sanitizeOps: false,
+  sanitizeResources: false,
+  fn: withOperator(cluster, "dbc-resize-refused", async (ns, operator) => {
+    await storageQuota(ns, "1500Mi");
+    await apply(ns, "pg", { storage: { size: "1Gi", storageClassName: "fast-ssd" } });
+    await waitForPhase(cluster, ns, "pg", "Running");
+    // fast-ssd allows expansion; the quota does not allow 2Gi.
+    await patchSpec(ns, "pg", { storage: { size: "2Gi", storageClassName: "fast-ssd" } });
+    const refused = await waitForCluster(
+      cluster,
+      ns,
+      "pg",
+      "Ready=False ChangeRefused",
+      (dbc) => readyCondition(dbc)?.reason === "ChangeRefused",
+    );
+    assert.match(
+      readyCondition(refused).message,
+      /PersistentVolumeClaim "data-pg-0": persistentvolumeclaims "data-pg-0" is forbidden: exceeded quota/,
+    );
+    assert.ok(
+      !refused.status.conditions.some((c: Obj) => c.reason === "VolumeExpansionNotSupported"),
+      "the class is not blamed",
+    );
+    const refusedWrites = await responses(operator, "403");
+    await reconciledAgain(operator, ns, "pg");
+    await reconciledAgain(operator, ns, "pg");
+    assert.equal(await responses(operator, "403"), refusedWrites, "the resize is not sent again");
+    assert.equal((await eventsFor(ns, "pg", "ChangeRefused")).length, 1);
   }),
 });
 

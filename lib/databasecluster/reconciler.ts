@@ -206,7 +206,7 @@ function holdBackupGrowth(
   const size = claim?.spec?.resources?.requests?.storage;
   if (!claim || !live || size === undefined) return [];
   const stuck = plannedExpansions([live], String(size), (n) => deps.cache.storageClass(n))
-    .filter((e) => !e.allowed);
+    .filter((e) => e.blocked !== undefined);
   if (stuck.length > 0) claim.spec!.resources!.requests!.storage = stuck[0].from;
   return stuck;
 }
@@ -356,13 +356,11 @@ async function applyCluster(
     cluster.spec.storage.size,
     (n) => deps.cache.storageClass(n),
   );
-  const grown = await expandVolumes(
-    deps.resources,
-    expansions,
-    cluster.spec.storage.size,
-    context.signal,
-  );
-  const stuck = [...expansions.filter((e) => !e.allowed), ...backupStuck];
+  const grown = await expandVolumes(deps.resources, expansions, cluster.spec.storage.size, {
+    refusals,
+    signal: context.signal,
+  });
+  const stuck = [...expansions.filter((e) => e.blocked !== undefined), ...backupStuck];
   if (!deps.podMonitorCrd() && cluster.spec.monitoring.podMonitor) {
     notices.push("PodMonitor not created: the monitoring.coreos.com CRD is not installed");
   }
@@ -380,7 +378,7 @@ async function applyCluster(
       promoteRequest: primary.promoteRequest ?? cluster.status?.promoteRequest,
     },
     problems: [
-      ...written.refused.map(refusalProblem),
+      ...[...written.refused, ...grown.refused].map(refusalProblem),
       ...primary.blocked && FAILOVER_BLOCKS.includes(primary.blocked.reason)
         ? [primary.blocked]
         : [],
@@ -389,7 +387,13 @@ async function applyCluster(
   for (const refusal of refusals.fresh) {
     deps.events.record(object, warning(CHANGE_REFUSED, "Apply", refusalProblem(refusal).message));
   }
-  reportChanges(deps, object, cluster, children, { written, removed, grown, stuck, status });
+  reportChanges(deps, object, cluster, children, {
+    written,
+    removed,
+    grown: grown.changed,
+    stuck,
+    status,
+  });
   context.log.debug("Reconciled: {created} created, {updated} updated", {
     created: written.created.length,
     updated: written.updated.length,
@@ -542,15 +546,15 @@ async function writeStatus(
   }, { now: options.now });
   if (polled.size > 0) after.instances = summarizeInstances(children.pods, polled);
   if (options.stuck?.length) {
-    const classes = [...new Set(options.stuck.map((e) => `"${e.storageClassName ?? "(none)"}"`))];
     const update = {
       type: "Progressing",
       status: "False" as const,
       reason: "VolumeExpansionNotSupported",
       message: `Cannot grow ${
-        options.stuck.map((e) => `PersistentVolumeClaim "${e.claim.metadata?.name}" to "${e.to}"`)
-          .join(", ")
-      }: StorageClass ${classes.join(", ")} does not allow volume expansion`,
+        options.stuck.map((e) =>
+          `PersistentVolumeClaim "${e.claim.metadata?.name}" to "${e.to}": ${e.blocked}`
+        ).join("; ")
+      }`,
     };
     const others = (after.conditions ?? []).filter((c) => c.type !== update.type);
     after.conditions = [

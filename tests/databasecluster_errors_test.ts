@@ -5,7 +5,8 @@
  * expand) becomes a condition and one Warning event, is not sent again while
  * nothing changed, and does not stop the other children's drift correction; a
  * transient error (a webhook that cannot be reached: a 500) is retried with
- * backoff until it passes, with nothing changed by the user.
+ * backoff until it passes, with nothing changed by the user; a missing
+ * `existingSecret` is watched, so creating it converges the cluster at once.
  *
  * @module
  */
@@ -44,6 +45,12 @@ async function patchSpec(ns: string, name: string, spec: Obj): Promise<void> {
 async function responses(operator: TestOperator, code: string): Promise<number> {
   const values = (await operator.metrics.restClientRequests.get()).values;
   return values.filter((v) => String(v.labels.code) === code).reduce((sum, v) => sum + v.value, 0);
+}
+
+/** Requests with HTTP `method` the operator has sent so far. */
+async function requests(operator: TestOperator, method: string): Promise<number> {
+  const values = (await operator.metrics.restClientRequests.get()).values;
+  return values.filter((v) => v.labels.method === method).reduce((sum, v) => sum + v.value, 0);
 }
 
 /** Reconcile errors so far. */
@@ -298,5 +305,41 @@ Deno.test({
       return res.code === 0 || undefined;
     });
     await waitForPhase(cluster, ns, "pg", "Running");
+  }),
+});
+
+Deno.test({
+  name: "a missing existingSecret is watched by name: creating it converges the cluster at once",
+  ignore: external,
+  sanitizeOps: false,
+  sanitizeResources: false,
+  fn: withOperator(cluster, "dbc-user-secret", async (ns, operator) => {
+    await apply(ns, "pg", { security: { authentication: { existingSecret: "pg-credentials" } } });
+    const waiting = await waitForCluster(
+      cluster,
+      ns,
+      "pg",
+      "Ready=False SecretNotFound",
+      (dbc) => readyCondition(dbc)?.reason === "SecretNotFound",
+    );
+    assert.match(readyCondition(waiting).message, /Secret "pg-credentials" named by/);
+    await cluster.kubectlOk([
+      "create",
+      "secret",
+      "generic",
+      "pg-credentials",
+      "--type=kubernetes.io/basic-auth",
+      "--from-literal=username=app",
+      "--from-literal=password=not-a-real-password",
+      "-n",
+      ns,
+    ]);
+    // The resync is 10 minutes away: only the watch can bring this in time.
+    await waitForPhase(cluster, ns, "pg", "Running");
+    // The reconciler reads the Secret from that watch, not from the API server.
+    const reads = await requests(operator, "GET");
+    await reconciledAgain(operator, ns, "pg");
+    await reconciledAgain(operator, ns, "pg");
+    assert.equal(await requests(operator, "GET"), reads, "no read per reconcile");
   }),
 });

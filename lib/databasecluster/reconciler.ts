@@ -31,7 +31,7 @@ import {
   parseDatabaseCluster,
 } from "../api/mod.ts";
 import { isRefusal, type Resources } from "../kube/mod.ts";
-import { Secrets, StatefulSets } from "./kinds.ts";
+import { StatefulSets } from "./kinds.ts";
 import {
   type Clock,
   type EventInfo,
@@ -107,6 +107,9 @@ const MAX_REQUEUE_MS = 12 * 60 * 60 * 1000;
 
 /** How often instances are polled while one of them is not settled. */
 const UNSETTLED_POLL_MS = 2000;
+
+/** How long a reconcile waits for the first list of a user's Secret it reads. */
+const SECRET_WATCH_WAIT_MS = 200;
 
 /** Blocked failovers: the cluster has no primary until a human or a standby acts. */
 const FAILOVER_BLOCKS = ["NoFailoverCandidate", "NoFailoverQuorum"];
@@ -234,18 +237,15 @@ function majorUpgradeProblem(
   };
 }
 
-async function existingSecretProblem(
+/** A missing or incomplete `existingSecret`; `"unknown"` while its watch has not listed yet. */
+function existingSecretProblem(
   deps: ReconcilerDeps,
   cluster: DatabaseCluster,
-  signal: AbortSignal,
-): Promise<StatusProblem | undefined> {
+): StatusProblem | undefined | "unknown" {
   const name = cluster.spec.security.authentication.existingSecret;
   if (!name) return undefined;
-  // The user's Secret carries no dbop label, so it is not cached: one read per reconcile.
-  const secret = await deps.resources.getOrUndefined(Secrets, name, {
-    namespace: cluster.metadata.namespace,
-    signal,
-  });
+  const secret = deps.cache.userSecret(cluster.metadata.namespace!, name);
+  if (secret === "unknown") return secret;
   const missing = ["username", "password"].filter((key) => !secret?.data?.[key]);
   if (secret && missing.length === 0) return undefined;
   return {
@@ -273,8 +273,10 @@ async function applyCluster(
   const { namespace, name } = cluster.metadata as { namespace: string; name: string };
   const now = new Date(deps.clock.now());
   const children = deps.cache.children(namespace, name);
-  const blocked = majorUpgradeProblem(cluster, children) ??
-    await existingSecretProblem(deps, cluster, context.signal);
+  const secretProblem = existingSecretProblem(deps, cluster);
+  // Its watch starts with the cluster's first event: it lists at once.
+  if (secretProblem === "unknown") return { requeueAfter: SECRET_WATCH_WAIT_MS };
+  const blocked = majorUpgradeProblem(cluster, children) ?? secretProblem;
   if (blocked) {
     await writeStatus(deps, object, cluster, children, { now, problems: [blocked] });
     deps.events.record(object, warning(blocked.reason, "Reconcile", blocked.message));

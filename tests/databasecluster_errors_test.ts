@@ -6,7 +6,8 @@
  * nothing changed, and does not stop the other children's drift correction; a
  * transient error (a webhook that cannot be reached: a 500) is retried with
  * backoff until it passes, with nothing changed by the user; a missing
- * `existingSecret` is watched, so creating it converges the cluster at once.
+ * `existingSecret` holds back only the StatefulSet, and is watched, so creating
+ * it converges the cluster at once.
  *
  * @module
  */
@@ -309,7 +310,8 @@ Deno.test({
 });
 
 Deno.test({
-  name: "a missing existingSecret is watched by name: creating it converges the cluster at once",
+  name: "a missing existingSecret holds back only the StatefulSet, and is watched by name: " +
+    "creating it converges the cluster at once",
   ignore: external,
   sanitizeOps: false,
   sanitizeResources: false,
@@ -323,6 +325,24 @@ Deno.test({
       (dbc) => readyCondition(dbc)?.reason === "SecretNotFound",
     );
     assert.match(readyCondition(waiting).message, /Secret "pg-credentials" named by/);
+    // Only what needs the Secret waits: the Services are there and kept, the StatefulSet not.
+    await cluster.kubectlOk([
+      "patch",
+      "service",
+      "pg-rw",
+      "-n",
+      ns,
+      "--type=merge",
+      "-p",
+      '{"spec":{"selector":{"database.example.com/role":"replica"}}}',
+    ]);
+    await eventually("pg-rw's selector restored", async () => {
+      const rw = await getJson(cluster, ["get", "service", "pg-rw", "-n", ns]);
+      return rw.spec.selector["database.example.com/role"] === "primary" || undefined;
+    });
+    const sts = await cluster.kubectl(["get", "statefulset", "pg", "-n", ns]);
+    assert.notEqual(sts.code, 0, "no StatefulSet without the Secret");
+    assert.equal((await eventsFor(ns, "pg", "SecretNotFound")).length, 1);
     await cluster.kubectlOk([
       "create",
       "secret",

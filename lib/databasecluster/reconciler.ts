@@ -2,7 +2,9 @@
  * The DatabaseCluster reconciler: level-based and thin. Each run reads the
  * cluster and its children from the cache, validates the spec, lets the
  * finalizer decide between apply and cleanup, and for apply: refuses a major
- * upgrade (condition, event, TerminalError; nothing is changed), builds the
+ * upgrade (condition, event, TerminalError; nothing is changed), holds the
+ * StatefulSet back while the user's `existingSecret` is missing (condition,
+ * event; the other children are still applied), builds the
  * desired children, hands regenerated passwords to the primary before their
  * Secrets are written (`rotation.ts`), server-side applies only the children
  * that differ from the cache (a write the API server refuses is a condition
@@ -276,7 +278,7 @@ async function applyCluster(
   const secretProblem = existingSecretProblem(deps, cluster);
   // Its watch starts with the cluster's first event: it lists at once.
   if (secretProblem === "unknown") return { requeueAfter: SECRET_WATCH_WAIT_MS };
-  const blocked = majorUpgradeProblem(cluster, children) ?? secretProblem;
+  const blocked = majorUpgradeProblem(cluster, children);
   if (blocked) {
     await writeStatus(deps, object, cluster, children, { now, problems: [blocked] });
     deps.events.record(object, warning(blocked.reason, "Reconcile", blocked.message));
@@ -297,7 +299,11 @@ async function applyCluster(
   const clusterKey = clusterKeyOf(cluster);
   const refusals = memory.refusals.of(clusterKey, deps.clock.now());
   const backupStuck = holdBackupGrowth(deps, desired.objects, children);
-  const written = await applyChildren(deps.resources, desired.objects, children, {
+  // Without the user's Secret no instance can start: the StatefulSet waits, the rest is applied.
+  const applied = secretProblem
+    ? desired.objects.filter((o) => o.kind !== "StatefulSet")
+    : desired.objects;
+  const written = await applyChildren(deps.resources, applied, children, {
     refusals,
     signal: context.signal,
   });
@@ -380,12 +386,17 @@ async function applyCluster(
       promoteRequest: primary.promoteRequest ?? cluster.status?.promoteRequest,
     },
     problems: [
+      ...secretProblem ? [secretProblem] : [],
       ...[...written.refused, ...grown.refused].map(refusalProblem),
       ...primary.blocked && FAILOVER_BLOCKS.includes(primary.blocked.reason)
         ? [primary.blocked]
         : [],
     ],
   });
+  const readyBefore = cluster.status?.conditions?.find((c) => c.type === "Ready");
+  if (secretProblem && readyBefore?.reason !== secretProblem.reason) {
+    deps.events.record(object, warning(secretProblem.reason, "Reconcile", secretProblem.message));
+  }
   for (const refusal of refusals.fresh) {
     deps.events.record(object, warning(CHANGE_REFUSED, "Apply", refusalProblem(refusal).message));
   }

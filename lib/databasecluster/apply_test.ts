@@ -1,8 +1,11 @@
 import assert from "node:assert/strict";
 import type { KubernetesObject } from "@kubernetes/client-node";
-import type { Resources } from "../kube/mod.ts";
+import { ForbiddenError, type Resources, ServerError } from "../kube/mod.ts";
 import { noChildren } from "./cache.ts";
 import { applyChildren, childResourceType, deleteUnwanted } from "./apply.ts";
+import { REFUSAL_RETRY_MS, Refusals } from "./refusals.ts";
+
+const fresh = () => ({ refusals: new Refusals().of("uid", 0) });
 
 function configMap(name: string, data: Record<string, string>, extra: object = {}) {
   return {
@@ -20,11 +23,13 @@ interface Call {
   options: Record<string, unknown>;
 }
 
-function fakeResources() {
+function fakeResources(fail: (name: string) => Error | undefined = () => undefined) {
   const calls: Call[] = [];
   const resources = {
     apply(type: { kind: string }, object: KubernetesObject, options: Record<string, unknown>) {
       calls.push({ method: "apply", kind: type.kind, name: object.metadata!.name!, options });
+      const error = fail(object.metadata!.name!);
+      if (error) return Promise.reject(error);
       return Promise.resolve({ ...object, metadata: { ...object.metadata, resourceVersion: "7" } });
     },
     delete(type: { kind: string }, name: string, options: Record<string, unknown>) {
@@ -72,11 +77,16 @@ Deno.test("applyChildren() creates missing children, updates changed ones and sk
     configMap("pg-same", { a: "1", other: "x" }, { resourceVersion: "3" }),
     configMap("pg-changed", { a: "1" }),
   ];
-  const result = await applyChildren(resources, [
-    configMap("pg-same", { a: "1" }),
-    configMap("pg-changed", { a: "2" }),
-    configMap("pg-new", { a: "1" }),
-  ], children);
+  const result = await applyChildren(
+    resources,
+    [
+      configMap("pg-same", { a: "1" }),
+      configMap("pg-changed", { a: "2" }),
+      configMap("pg-new", { a: "1" }),
+    ],
+    children,
+    fresh(),
+  );
   assert.deepEqual(calls.map((c) => [c.method, c.kind, c.name]), [
     ["apply", "ConfigMap", "pg-changed"],
     ["apply", "ConfigMap", "pg-new"],
@@ -94,7 +104,7 @@ Deno.test("applyChildren() looks up the cached copy by kind as well as name", as
   const children = noChildren();
   children.configMaps = [configMap("pg", { a: "1" })];
   const secret = { apiVersion: "v1", kind: "Secret", metadata: { name: "pg" }, data: { a: "1" } };
-  const result = await applyChildren(resources, [secret], children);
+  const result = await applyChildren(resources, [secret], children, fresh());
   assert.deepEqual(calls.map((c) => [c.kind, c.name]), [["Secret", "pg"]]);
   assert.equal(result.created.length, 1);
 });
@@ -103,9 +113,57 @@ Deno.test("applyChildren() writes nothing when every child matches its cached co
   const { resources, calls } = fakeResources();
   const children = noChildren();
   children.configMaps = [configMap("pg-config", { a: "1" })];
-  const result = await applyChildren(resources, [configMap("pg-config", { a: "1" })], children);
+  const result = await applyChildren(
+    resources,
+    [configMap("pg-config", { a: "1" })],
+    children,
+    fresh(),
+  );
   assert.deepEqual(calls, []);
-  assert.deepEqual(result, { created: [], updated: [] });
+  assert.deepEqual(result, { created: [], updated: [], refused: [] });
+});
+
+Deno.test("applyChildren() goes past a refused child, holds the StatefulSet back and sends the refused write again only when it changed", async () => {
+  const quota = 'configmaps "pg-config" is forbidden: exceeded quota';
+  const { resources, calls } = fakeResources((name) =>
+    name === "pg-config"
+      ? new ForbiddenError(403, { reason: "Forbidden", message: quota }, false)
+      : undefined
+  );
+  const service = { apiVersion: "v1", kind: "Service", metadata: { name: "pg-rw" } };
+  const statefulSet = { apiVersion: "apps/v1", kind: "StatefulSet", metadata: { name: "pg" } };
+  const memory = new Refusals();
+  const run = (config: KubernetesObject, now: number) => {
+    const refusals = memory.of("uid", now);
+    return applyChildren(resources, [config, service, statefulSet], noChildren(), { refusals })
+      .then((result) => ({ ...result, fresh: refusals.fresh.length }));
+  };
+  const first = await run(configMap("pg-config", { a: "1" }), 0);
+  assert.deepEqual(calls.map((c) => c.name), ["pg-config", "pg-rw"]);
+  assert.deepEqual(first.refused.map((r) => [r.child, r.message]), [
+    ['ConfigMap "pg-config"', quota],
+  ]);
+  assert.equal(first.fresh, 1);
+  calls.length = 0;
+  const again = await run(configMap("pg-config", { a: "1" }), 1_000);
+  assert.deepEqual(calls.map((c) => c.name), ["pg-rw"], "the refused write is not sent again");
+  assert.deepEqual([again.refused.length, again.fresh], [1, 0]);
+  calls.length = 0;
+  await run(configMap("pg-config", { a: "2" }), 2_000);
+  assert.deepEqual(calls.map((c) => c.name), ["pg-config", "pg-rw"], "a changed write is sent");
+  calls.length = 0;
+  await run(configMap("pg-config", { a: "2" }), 2_000 + REFUSAL_RETRY_MS);
+  assert.deepEqual(calls.map((c) => c.name), ["pg-config", "pg-rw"], "and a stale refusal retried");
+});
+
+Deno.test("applyChildren() throws a transient error", async () => {
+  const unwell = new ServerError(500, { reason: "InternalError", message: "etcd" }, true);
+  const { resources } = fakeResources(() => unwell);
+  const refusals = new Refusals().of("uid", 0);
+  await assert.rejects(
+    applyChildren(resources, [configMap("pg-config", { a: "1" })], noChildren(), { refusals }),
+    (error) => error === unwell,
+  );
 });
 
 Deno.test("deleteUnwanted() deletes only cached children, guarded by their uid", async () => {

@@ -2,8 +2,12 @@
  * The reconciler's view of the cluster: one informer per kind and watched
  * namespace, children filtered by `app.kubernetes.io/managed-by=dbop` so the
  * cache never holds unrelated Secrets or ConfigMaps, and an index from
- * `namespace/cluster` to the children carrying the cluster label. Every read
- * of the reconciler comes from here; none goes to the API server.
+ * `namespace/cluster` to the children carrying the cluster label. The user's
+ * Secret a cluster names in `existingSecret` is watched by name, from the
+ * first cluster naming it on (an informer per name, kept while dbop runs), and
+ * the clusters are indexed by the Secret they name; no other user Secret is
+ * cached. Every read of the reconciler comes from here; none goes to the API
+ * server.
  *
  * @module
  */
@@ -73,6 +77,24 @@ export const CLUSTER_INDEX = "cluster";
 function clusterIndex(obj: KubeObject): string[] {
   const cluster = obj.metadata?.labels?.[LABELS.cluster];
   return cluster ? [`${obj.metadata?.namespace ?? ""}/${cluster}`] : [];
+}
+
+/** Name of the index from `namespace/secret` to the clusters whose `existingSecret` it is. */
+export const SECRET_INDEX = "secret";
+
+/**
+ * The user's Secrets the reconciler reads for a cluster (its `existingSecret`), as
+ * `namespace/name`, from the unvalidated spec. (`tls.secretName` is read by the instances,
+ * which watch it themselves.)
+ */
+export function referencedSecrets(obj: ClusterObject): string[] {
+  const security = obj.spec?.security as
+    | { authentication?: { existingSecret?: unknown } }
+    | undefined;
+  const name = security?.authentication?.existingSecret;
+  return typeof name === "string" && name !== ""
+    ? [`${obj.metadata?.namespace ?? ""}/${name}`]
+    : [];
 }
 
 /** Name of the index from a node's name to the pods bound to it. */
@@ -146,6 +168,8 @@ export class ClusterCache {
   /** Nodes, cluster-wide, reduced to their Ready condition and cordon (`nodes.ts`). */
   readonly nodes: Informer<V1Node>;
   readonly #children = new Map<ChildKind, Informer<KubeObject>[]>();
+  /** The user's Secrets watched, by `namespace/name`. */
+  readonly #userSecrets = new Map<string, Informer<V1Secret>>();
   readonly #manager: Manager;
   readonly #namespaces: (string | undefined)[];
 
@@ -155,7 +179,10 @@ export class ClusterCache {
     for (const namespace of this.#namespaces) {
       this.clusters.push(manager.informer(DatabaseClusters, {
         namespace,
-        indexers: { [VERSION_INDEX]: fieldIndex("spec.version") },
+        indexers: {
+          [VERSION_INDEX]: fieldIndex("spec.version"),
+          [SECRET_INDEX]: referencedSecrets,
+        },
       }));
       for (const [kind, type] of Object.entries(CHILD_KINDS) as [ChildKind, ResourceType][]) {
         this.#add(kind, type, namespace);
@@ -184,6 +211,41 @@ export class ClusterCache {
   watchPodMonitors(): Informer<KubeObject>[] {
     if (this.#children.has("podMonitors")) return [];
     return this.#namespaces.map((ns) => this.#add("podMonitors", PodMonitors, ns));
+  }
+
+  /**
+   * Starts watching the user's Secret `key` (`namespace/name`) by name, if not yet;
+   * returns the new informer.
+   */
+  watchUserSecret(key: string): Informer<V1Secret> | undefined {
+    if (this.#userSecrets.has(key)) return undefined;
+    const [namespace, name] = key.split("/");
+    const informer = this.#manager.informer(Secrets, {
+      namespace,
+      fieldSelector: `metadata.name=${name}`,
+    });
+    this.#userSecrets.set(key, informer);
+    return informer;
+  }
+
+  /**
+   * The user's Secret as cached: the object, `undefined` when it does not exist, or
+   * `"unknown"` while its watch has not listed yet (or none was started).
+   */
+  userSecret(namespace: string, name: string): V1Secret | undefined | "unknown" {
+    const informer = this.#userSecrets.get(`${namespace}/${name}`);
+    if (!informer?.hasSynced()) return "unknown";
+    return informer.store.get(`${namespace}/${name}`);
+  }
+
+  /** The cached clusters naming the user's Secret `namespace/name`. */
+  clustersNaming(key: string): { namespace: string; name: string }[] {
+    return this.clusters.flatMap((informer) =>
+      informer.store.byIndex(SECRET_INDEX, key).map((c) => ({
+        namespace: c.metadata!.namespace!,
+        name: c.metadata!.name!,
+      }))
+    );
   }
 
   /** The informers of a child kind. */

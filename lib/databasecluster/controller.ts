@@ -3,7 +3,9 @@
  * and their label-filtered children), the mappings from children to their
  * cluster (owner references for what the cluster owns, the cluster label for
  * pods, volumes and backup Jobs, which other controllers create; the clusters
- * with pods on a node whose readiness or cordon changed), PodMonitor
+ * with pods on a node whose readiness or cordon changed; the clusters naming a
+ * user's Secret as `existingSecret`, watched by name from the first cluster
+ * naming it), PodMonitor
  * discovery (its CRD watched by name, so installing it later just works), the
  * event recorder, the cluster metrics and the reconciler.
  *
@@ -19,9 +21,10 @@ import {
   EventRecorder,
   type KubeObject,
   type Manager,
+  objectKey,
   systemClock,
 } from "../runtime/mod.ts";
-import { ClusterCache } from "./cache.ts";
+import { ClusterCache, referencedSecrets } from "./cache.ts";
 import { registerClusterMetrics } from "./metrics.ts";
 import { LABELS } from "./names.ts";
 import { nodeState } from "./nodes.ts";
@@ -104,7 +107,17 @@ export function setupDatabaseClusterController(
       clock,
     },
   );
-  for (const informer of cache.clusters) controller.watchFor(informer);
+  for (const informer of cache.clusters) {
+    controller.watchFor(informer);
+    // Before the reconcile it enqueues runs: the reconciler reads the Secret from this watch.
+    informer.addHandler((event) => {
+      if (event.type === "deleted") return;
+      for (const key of referencedSecrets(event.object)) {
+        const secrets = cache.watchUserSecret(key);
+        if (secrets) controller.watches(secrets, (s) => cache.clustersNaming(objectKey(s)));
+      }
+    });
+  }
   for (
     const kind of [
       "statefulSets",

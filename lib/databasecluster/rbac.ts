@@ -54,8 +54,8 @@ export const CLUSTER_RULES: readonly Rule[] = [
   {
     apiGroups: [""],
     resources: ["secrets"],
-    verbs: ["get", "list", "watch", "create", "patch"],
-    why: "cache and apply credentials and TLS material; read the user's existingSecret",
+    verbs: ["list", "watch", "create", "patch"],
+    why: "cache and apply credentials and TLS material; watch the user's existingSecret by name",
   },
   {
     apiGroups: [""],

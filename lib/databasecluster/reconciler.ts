@@ -2,19 +2,29 @@
  * The DatabaseCluster reconciler: level-based and thin. Each run reads the
  * cluster and its children from the cache, validates the spec, lets the
  * finalizer decide between apply and cleanup, and for apply: refuses a major
- * upgrade (condition, event, TerminalError; nothing is changed), builds the
+ * upgrade (condition, event, TerminalError; nothing is changed), holds the
+ * StatefulSet back while the user's `existingSecret` is missing (condition,
+ * event; the other children are still applied), builds the
  * desired children, hands regenerated passwords to the primary before their
  * Secrets are written (`rotation.ts`), server-side applies only the children
- * that differ from the cache, removes optional children no longer wanted,
- * labels pod roles, polls the instances (`instances.ts`), replaces the next
- * outdated pod of a rolling update (`rollout.ts`) or else restarts the next
- * instance whose settings need it (`restarts.ts`), grows volumes, and writes
- * status only when it changed. Events are tied to writes
- * and transitions, so a converged cluster causes no writes and no events.
+ * that differ from the cache (a write the API server refuses is a condition
+ * and one event, and is not sent again until it or its object changes:
+ * `refusals.ts`; the other children are still applied), removes optional
+ * children no longer wanted, labels pod roles, polls the instances
+ * (`instances.ts`), replaces the next outdated pod of a rolling update
+ * (`rollout.ts`) or else restarts the next instance whose settings need it
+ * (`restarts.ts`), grows volumes, and writes status only when it changed.
+ * Events are tied to writes and transitions, so a converged cluster causes no
+ * writes and no events.
  *
  * @module
  */
-import type { KubernetesObject, V1Pod, V1StatefulSet } from "@kubernetes/client-node";
+import type {
+  KubernetesObject,
+  V1PersistentVolumeClaim,
+  V1Pod,
+  V1StatefulSet,
+} from "@kubernetes/client-node";
 import {
   DATABASE_CLUSTER_API_VERSION,
   type DatabaseCluster,
@@ -22,8 +32,8 @@ import {
   majorOf,
   parseDatabaseCluster,
 } from "../api/mod.ts";
-import { type Resources } from "../kube/mod.ts";
-import { Secrets, StatefulSets } from "./kinds.ts";
+import { isRefusal, type Resources } from "../kube/mod.ts";
+import { StatefulSets } from "./kinds.ts";
 import {
   type Clock,
   type EventInfo,
@@ -45,6 +55,7 @@ import {
 import { nextCondition, statusEqual } from "./conditions.ts";
 import { desiredChildren } from "./desired.ts";
 import type { ClusterMetrics } from "./metrics.ts";
+import { CHANGE_REFUSED, refusalProblem, Refusals } from "./refusals.ts";
 import { rotatePasswords } from "./rotation.ts";
 import {
   instancesSettled,
@@ -75,7 +86,7 @@ import { statusTokenFromSecret } from "./passwords.ts";
 import { STATUS_PORT } from "./specs/instance_pod.ts";
 import { cleanUpVolumes } from "./phases/deletion.ts";
 import { labelPodRoles } from "./phases/pods.ts";
-import { expandVolumes, plannedExpansions } from "./phases/storage.ts";
+import { expandVolumes, type Expansion, plannedExpansions } from "./phases/storage.ts";
 import { computeStatus, type StatusProblem } from "./status.ts";
 
 /** What the reconciler needs. */
@@ -99,6 +110,9 @@ const MAX_REQUEUE_MS = 12 * 60 * 60 * 1000;
 /** How often instances are polled while one of them is not settled. */
 const UNSETTLED_POLL_MS = 2000;
 
+/** How long a reconcile waits for the first list of a user's Secret it reads. */
+const SECRET_WATCH_WAIT_MS = 200;
+
 /** Blocked failovers: the cluster has no primary until a human or a standby acts. */
 const FAILOVER_BLOCKS = ["NoFailoverCandidate", "NoFailoverQuorum"];
 
@@ -115,6 +129,7 @@ export function databaseClusterReconciler(deps: ReconcilerDeps): Reconciler {
   const restartsAsked = new Map<string, string | undefined>();
   const primaries = new Map<string, PrimaryMemory>();
   const deletedPods = new Map<string, Set<string>>();
+  const refusals = new Refusals();
   return async (request, context) => {
     const cached = deps.cache.cluster(request.namespace, request.name);
     if (!cached) return {};
@@ -136,12 +151,69 @@ export function databaseClusterReconciler(deps: ReconcilerDeps): Reconciler {
       finalizer: FINALIZER,
       signal: context.signal,
       apply: () =>
-        applyCluster(deps, object, cluster, context, { restartsAsked, primaries, deletedPods }),
-      cleanup: () => cleanUpCluster(deps, object, cluster, context),
+        applyCluster(deps, object, cluster, context, {
+          restartsAsked,
+          primaries,
+          deletedPods,
+          refusals,
+        }).catch((error) => reportRefusal(deps, object, cluster, error)),
+      cleanup: () => {
+        refusals.forget(clusterKeyOf(cluster));
+        return cleanUpCluster(deps, object, cluster, context);
+      },
       cleanupDone: (result) => result.requeueAfter === undefined,
     });
     return result ?? {};
   };
+}
+
+function clusterKeyOf(cluster: DatabaseCluster): string {
+  return cluster.metadata.uid ?? `${cluster.metadata.namespace}/${cluster.metadata.name}`;
+}
+
+/**
+ * A refusal outside the children's writes (a status write, a pod label, a deletion): the
+ * condition and event, and no retry until the cluster or a child changes. Other errors
+ * pass through, to be retried with backoff.
+ */
+async function reportRefusal(
+  deps: ReconcilerDeps,
+  object: ClusterObject,
+  cluster: DatabaseCluster,
+  error: unknown,
+): Promise<never> {
+  if (!isRefusal(error)) throw error;
+  const problem = { reason: CHANGE_REFUSED, message: error.message };
+  deps.events.record(object, warning(problem.reason, "Reconcile", problem.message));
+  const { namespace, name } = cluster.metadata as { namespace: string; name: string };
+  await writeStatus(deps, object, cluster, deps.cache.children(namespace, name), {
+    now: new Date(deps.clock.now()),
+    problems: [problem],
+  });
+  throw new TerminalError(problem.message, { cause: error });
+}
+
+/**
+ * The backup volume's growth where its class cannot expand: the desired claim keeps the
+ * live size (the API server would refuse it), and the expansion is reported as stuck.
+ */
+function holdBackupGrowth(
+  deps: ReconcilerDeps,
+  desired: KubernetesObject[],
+  children: Children,
+): Expansion[] {
+  const claim = desired.find((o) => o.kind === "PersistentVolumeClaim") as
+    | V1PersistentVolumeClaim
+    | undefined;
+  const live = children.persistentVolumeClaims.find((c) =>
+    c.metadata?.name === claim?.metadata?.name
+  );
+  const size = claim?.spec?.resources?.requests?.storage;
+  if (!claim || !live || size === undefined) return [];
+  const stuck = plannedExpansions([live], String(size), (n) => deps.cache.storageClass(n))
+    .filter((e) => e.blocked !== undefined);
+  if (stuck.length > 0) claim.spec!.resources!.requests!.storage = stuck[0].from;
+  return stuck;
 }
 
 function warning(reason: string, action: string, note: string): EventInfo {
@@ -167,18 +239,15 @@ function majorUpgradeProblem(
   };
 }
 
-async function existingSecretProblem(
+/** A missing or incomplete `existingSecret`; `"unknown"` while its watch has not listed yet. */
+function existingSecretProblem(
   deps: ReconcilerDeps,
   cluster: DatabaseCluster,
-  signal: AbortSignal,
-): Promise<StatusProblem | undefined> {
+): StatusProblem | undefined | "unknown" {
   const name = cluster.spec.security.authentication.existingSecret;
   if (!name) return undefined;
-  // The user's Secret carries no dbop label, so it is not cached: one read per reconcile.
-  const secret = await deps.resources.getOrUndefined(Secrets, name, {
-    namespace: cluster.metadata.namespace,
-    signal,
-  });
+  const secret = deps.cache.userSecret(cluster.metadata.namespace!, name);
+  if (secret === "unknown") return secret;
   const missing = ["username", "password"].filter((key) => !secret?.data?.[key]);
   if (secret && missing.length === 0) return undefined;
   return {
@@ -199,14 +268,17 @@ async function applyCluster(
     primaries: Map<string, PrimaryMemory>;
     /** By cluster UID: the pods the rolling update asked to delete. */
     deletedPods: Map<string, Set<string>>;
+    refusals: Refusals;
   },
 ): Promise<ReconcileResult> {
   const { restartsAsked, primaries, deletedPods } = memory;
   const { namespace, name } = cluster.metadata as { namespace: string; name: string };
   const now = new Date(deps.clock.now());
   const children = deps.cache.children(namespace, name);
-  const blocked = majorUpgradeProblem(cluster, children) ??
-    await existingSecretProblem(deps, cluster, context.signal);
+  const secretProblem = existingSecretProblem(deps, cluster);
+  // Its watch starts with the cluster's first event: it lists at once.
+  if (secretProblem === "unknown") return { requeueAfter: SECRET_WATCH_WAIT_MS };
+  const blocked = majorUpgradeProblem(cluster, children);
   if (blocked) {
     await writeStatus(deps, object, cluster, children, { now, problems: [blocked] });
     deps.events.record(object, warning(blocked.reason, "Reconcile", blocked.message));
@@ -224,7 +296,17 @@ async function applyCluster(
   if (instances && cluster.status?.systemIdentifier !== undefined) {
     await rotatePasswords(deps.events, object, cluster, children, desired.objects, instances);
   }
-  const written = await applyChildren(deps.resources, desired.objects, children, context.signal);
+  const clusterKey = clusterKeyOf(cluster);
+  const refusals = memory.refusals.of(clusterKey, deps.clock.now());
+  const backupStuck = holdBackupGrowth(deps, desired.objects, children);
+  // Without the user's Secret no instance can start: the StatefulSet waits, the rest is applied.
+  const applied = secretProblem
+    ? desired.objects.filter((o) => o.kind !== "StatefulSet")
+    : desired.objects;
+  const written = await applyChildren(deps.resources, applied, children, {
+    refusals,
+    signal: context.signal,
+  });
   const removed = await deleteUnwanted(deps.resources, desired.unwanted, children, context.signal);
   const polled = instances === undefined
     ? new Map<string, Polled>()
@@ -235,7 +317,6 @@ async function applyCluster(
   const observed = appliedSet
     ? { ...children, statefulSets: [appliedSet as V1StatefulSet] }
     : children;
-  const clusterKey = cluster.metadata.uid ?? `${namespace}/${name}`;
   const deleted = deletedPods.get(clusterKey) ?? new Set<string>();
   deletedPods.set(clusterKey, deleted);
   const target = cluster.status?.targetPrimary ?? cluster.status?.currentPrimary ??
@@ -283,13 +364,11 @@ async function applyCluster(
     cluster.spec.storage.size,
     (n) => deps.cache.storageClass(n),
   );
-  const grown = await expandVolumes(
-    deps.resources,
-    expansions,
-    cluster.spec.storage.size,
-    context.signal,
-  );
-  const stuck = expansions.filter((e) => !e.allowed);
+  const grown = await expandVolumes(deps.resources, expansions, cluster.spec.storage.size, {
+    refusals,
+    signal: context.signal,
+  });
+  const stuck = [...expansions.filter((e) => e.blocked !== undefined), ...backupStuck];
   if (!deps.podMonitorCrd() && cluster.spec.monitoring.podMonitor) {
     notices.push("PodMonitor not created: the monitoring.coreos.com CRD is not installed");
   }
@@ -306,11 +385,28 @@ async function applyCluster(
       target: primary.targetPrimary,
       promoteRequest: primary.promoteRequest ?? cluster.status?.promoteRequest,
     },
-    problems: primary.blocked && FAILOVER_BLOCKS.includes(primary.blocked.reason)
-      ? [primary.blocked]
-      : [],
+    problems: [
+      ...secretProblem ? [secretProblem] : [],
+      ...[...written.refused, ...grown.refused].map(refusalProblem),
+      ...primary.blocked && FAILOVER_BLOCKS.includes(primary.blocked.reason)
+        ? [primary.blocked]
+        : [],
+    ],
   });
-  reportChanges(deps, object, cluster, children, { written, removed, grown, stuck, status });
+  const readyBefore = cluster.status?.conditions?.find((c) => c.type === "Ready");
+  if (secretProblem && readyBefore?.reason !== secretProblem.reason) {
+    deps.events.record(object, warning(secretProblem.reason, "Reconcile", secretProblem.message));
+  }
+  for (const refusal of refusals.fresh) {
+    deps.events.record(object, warning(CHANGE_REFUSED, "Apply", refusalProblem(refusal).message));
+  }
+  reportChanges(deps, object, cluster, children, {
+    written,
+    removed,
+    grown: grown.changed,
+    stuck,
+    status,
+  });
   context.log.debug("Reconciled: {created} created, {updated} updated", {
     created: written.created.length,
     updated: written.updated.length,
@@ -443,7 +539,7 @@ async function writeStatus(
     now: Date;
     problems?: StatusProblem[];
     notices?: string[];
-    stuck?: ReturnType<typeof plannedExpansions>;
+    stuck?: Expansion[];
     polled?: ReadonlyMap<string, Polled>;
     primary?: { current: string; target: string; promoteRequest?: string };
   },
@@ -463,14 +559,15 @@ async function writeStatus(
   }, { now: options.now });
   if (polled.size > 0) after.instances = summarizeInstances(children.pods, polled);
   if (options.stuck?.length) {
-    const classes = [...new Set(options.stuck.map((e) => `"${e.storageClassName ?? "(none)"}"`))];
     const update = {
       type: "Progressing",
       status: "False" as const,
       reason: "VolumeExpansionNotSupported",
-      message:
-        `Cannot grow ${options.stuck.length} data volume(s) to "${cluster.spec.storage.size}": ` +
-        `StorageClass ${classes.join(", ")} does not allow volume expansion`,
+      message: `Cannot grow ${
+        options.stuck.map((e) =>
+          `PersistentVolumeClaim "${e.claim.metadata?.name}" to "${e.to}": ${e.blocked}`
+        ).join("; ")
+      }`,
     };
     const others = (after.conditions ?? []).filter((c) => c.type !== update.type);
     after.conditions = [

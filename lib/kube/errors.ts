@@ -152,6 +152,17 @@ export function isRetryable(error: unknown): boolean {
   return error instanceof KubeError ? error.retryable : false;
 }
 
+/**
+ * Whether the API server refused `error`'s request for what it asked (400, 403, 422, other
+ * 4xx it does not classify): admission, quota, RBAC or validation said no, so the same
+ * request fails until a person changes something. A 404 or AlreadyExists is not a refusal:
+ * it is a stale view, which the next read corrects.
+ */
+export function isRefusal(error: unknown): error is ApiError {
+  return error instanceof BadRequestError || error instanceof ForbiddenError ||
+    error instanceof InvalidError;
+}
+
 /** Whether `error` is a 404 from the API server. */
 export function isNotFound(error: unknown): error is NotFoundError {
   return error instanceof NotFoundError;

@@ -9,7 +9,9 @@
  * reads the current state (from the informer caches) every time and returns
  * `{ requeueAfter }` or nothing; a thrown error is retried with per-object
  * exponential backoff (a 429's Retry-After is honoured), except a
- * {@linkcode TerminalError}, which is not retried. A throw never stops the
+ * {@linkcode TerminalError} or an API server's refusal (`isRefusal`: 400, 403,
+ * 422), which the same request cannot get past: those are not retried until an
+ * event or the resync enqueues the object again. A throw never stops the
  * controller; programming errors (TypeError and kin) are also counted as
  * panics. A periodic resync re-enqueues every cached primary object without
  * calling the API server.
@@ -17,7 +19,7 @@
  * @module
  */
 import { getLogger, type Logger } from "@logtape/logtape";
-import { TooManyRequestsError } from "../kube/mod.ts";
+import { isRefusal, TooManyRequestsError } from "../kube/mod.ts";
 import { type Clock, systemClock, type TimerId } from "./clock.ts";
 import type { Informer } from "./informer.ts";
 import {
@@ -245,10 +247,12 @@ export class Controller {
   }
 
   #onError(key: string, error: unknown, log: Logger): void {
-    if (error instanceof TerminalError) {
+    if (error instanceof TerminalError || isRefusal(error)) {
       this.#queue.forget(key);
       this.#metrics?.failed({ terminal: true });
-      log.error("Reconcile failed and will not be retried: {error}", { error: error.message });
+      log.error("Reconcile failed and will not be retried: {error}", {
+        error: (error as Error).message,
+      });
       return;
     }
     this.#metrics?.failed();

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { TooManyRequestsError } from "../kube/mod.ts";
+import { ForbiddenError, ServerError, TooManyRequestsError } from "../kube/mod.ts";
 import { Controller, type Reconciler, TerminalError } from "./controller.ts";
 import { FakeClock } from "./fake_clock.ts";
 
@@ -52,6 +52,23 @@ Deno.test("Controller waits for a 429's Retry-After instead of its backoff", asy
   await clock.advanceAsync(1_000_000);
   assert.deepEqual(attempts, [0, 2_000]);
   await stop();
+});
+
+Deno.test("Controller does not retry the API server's refusal, but backs off after a 5xx", async () => {
+  const refused = harness(() =>
+    new ForbiddenError(403, { reason: "Forbidden", message: "exceeded quota" }, false)
+  );
+  refused.controller.enqueue({ namespace: "ns", name: "a" });
+  await refused.clock.advanceAsync(1_000_000);
+  assert.deepEqual(refused.attempts, [0]);
+  await refused.stop();
+  const unwell = harness((n) =>
+    n <= 2 ? new ServerError(500, { reason: "InternalError", message: "etcd" }, true) : undefined
+  );
+  unwell.controller.enqueue({ namespace: "ns", name: "a" });
+  await unwell.clock.advanceAsync(1_000_000);
+  assert.deepEqual(unwell.attempts, [0, 5, 15]);
+  await unwell.stop();
 });
 
 Deno.test("Controller does not retry a TerminalError", async () => {

@@ -1,8 +1,10 @@
 /**
  * The DatabaseCluster controller: pure builders of every child object
  * (`specs/`, `desired.ts`, `render.ts`), the status computer (`status.ts`),
- * and a thin reconciler (`reconciler.ts`, phases in `phases/`) wired into a
- * manager by {@linkcode setupDatabaseClusterController}. Names and labels live
+ * and a thin reconciler (`reconciler.ts`; besides applying children it grows
+ * volumes, `volume_expansion.ts`, labels pod roles, `pod_roles.ts`, and cleans
+ * up, `deletion.ts`) wired into a manager by
+ * {@linkcode setupDatabaseClusterController}. Names and labels live
  * in `names.ts`; every permission it needs in `rbac.ts`.
  *
  * @module

@@ -84,9 +84,9 @@ import {
 } from "./names.ts";
 import { statusTokenFromSecret } from "./passwords.ts";
 import { STATUS_PORT } from "./specs/instance_pod.ts";
-import { cleanUpVolumes } from "./phases/deletion.ts";
-import { labelPodRoles } from "./phases/pods.ts";
-import { expandVolumes, type Expansion, plannedExpansions } from "./phases/storage.ts";
+import { cleanUpVolumes } from "./deletion.ts";
+import { labelPodRoles } from "./pod_roles.ts";
+import { expandVolumes, type Expansion, plannedExpansions } from "./volume_expansion.ts";
 import { computeStatus, type StatusProblem } from "./status.ts";
 
 /** What the reconciler needs. */

@@ -1,8 +1,8 @@
 import assert from "node:assert/strict";
 import type { V1PersistentVolumeClaim, V1StorageClass } from "@kubernetes/client-node";
-import { ForbiddenError, type Resources } from "../../kube/mod.ts";
-import { Refusals } from "../refusals.ts";
-import { expandVolumes, plannedExpansions } from "./storage.ts";
+import { ForbiddenError, type Resources } from "../kube/mod.ts";
+import { Refusals } from "./refusals.ts";
+import { expandVolumes, plannedExpansions } from "./volume_expansion.ts";
 
 function claim(name: string, size: string, storageClassName: string): V1PersistentVolumeClaim {
   return {

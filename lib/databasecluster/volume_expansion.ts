@@ -10,10 +10,10 @@
  * @module
  */
 import type { V1PersistentVolumeClaim, V1StorageClass } from "@kubernetes/client-node";
-import { isRefusal, type Resources } from "../../kube/mod.ts";
-import { PersistentVolumeClaims } from "../kinds.ts";
-import { type ClusterRefusals, fingerprint, type Refusal } from "../refusals.ts";
-import { quantityBytes } from "../specs/common.ts";
+import { isRefusal, type Resources } from "../kube/mod.ts";
+import { PersistentVolumeClaims } from "./kinds.ts";
+import { type ClusterRefusals, fingerprint, type Refusal } from "./refusals.ts";
+import { quantityBytes } from "./specs/common.ts";
 
 /** A volume that must grow, and why it cannot, if its class does not allow it. */
 export interface Expansion {

@@ -8,9 +8,9 @@
  * @module
  */
 import type { V1Pod } from "@kubernetes/client-node";
-import { type Resources } from "../../kube/mod.ts";
-import { Pods } from "../kinds.ts";
-import { LABELS, type Role, ROLES } from "../names.ts";
+import { type Resources } from "../kube/mod.ts";
+import { Pods } from "./kinds.ts";
+import { LABELS, type Role, ROLES } from "./names.ts";
 
 /**
  * The role each pod should carry, for the pods whose label is missing or wrong; `primary`

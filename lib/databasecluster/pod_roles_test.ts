@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import type { V1Pod } from "@kubernetes/client-node";
-import type { Resources } from "../../kube/mod.ts";
-import { labelPodRoles, roleChanges } from "./pods.ts";
+import type { Resources } from "../kube/mod.ts";
+import { labelPodRoles, roleChanges } from "./pod_roles.ts";
 
 const ROLE = "database.example.com/role";
 

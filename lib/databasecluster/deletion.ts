@@ -13,9 +13,9 @@
  * @module
  */
 import type { V1PersistentVolumeClaim } from "@kubernetes/client-node";
-import { type Resources } from "../../kube/mod.ts";
-import { PersistentVolumeClaims } from "../kinds.ts";
-import type { ClusterObject } from "../cache.ts";
+import { type Resources } from "../kube/mod.ts";
+import { PersistentVolumeClaims } from "./kinds.ts";
+import type { ClusterObject } from "./cache.ts";
 
 /** What the cleanup did, for the event. */
 export interface DeletionOutcome {

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import type { V1OwnerReference, V1PersistentVolumeClaim } from "@kubernetes/client-node";
-import type { Resources } from "../../kube/mod.ts";
-import type { ClusterObject } from "../cache.ts";
+import type { Resources } from "../kube/mod.ts";
+import type { ClusterObject } from "./cache.ts";
 import { cleanUpVolumes } from "./deletion.ts";
 
 const cluster = {

@@ -238,6 +238,8 @@ Deno.test({
           Promise.resolve(
             /Fenced/.test(env.kubelet.logs(env.namespace, pod, "postgres")) ? true : undefined,
           ), { timeoutMs: 60_000, intervalMs: 100 });
+        // The target then promotes only once its WAL receiver gives up on the cut connection
+        // (wal_receiver_timeout, 60 s after the cut): the kill does not end it here.
         const promoted = await failoverDecided(env, name, pod);
         // PostgreSQL is down (fenced) and its manager cannot reach the Lease to start it again.
         const segments = await walSegments(pgdata);

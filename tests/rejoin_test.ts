@@ -90,6 +90,8 @@ async function rejoinsByClone(
       version: "15",
       storage: { size: "1Gi" },
       ha: { failoverDelay: 2, synchronous: { number: 1 } },
+      // The second case switches WAL and checkpoints on the old primary as the superuser.
+      security: { enableSuperuserAccess: true },
     },
   });
   const pods = [0, 1, 2].map((ordinal) => podName(name, ordinal));

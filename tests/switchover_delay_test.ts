@@ -103,6 +103,8 @@ Deno.test({
         version: "15",
         storage: { size: "1Gi" },
         ha: { switchoverDelay: SWITCHOVER_DELAY_SECONDS },
+        // The test reads pg_stat_replication on the primary as the superuser.
+        security: { enableSuperuserAccess: true },
       },
     });
     const [a, b, c] = [0, 1, 2].map((ordinal) => podName(name, ordinal));

@@ -4,7 +4,13 @@
  *
  * 1. Wait until the WAL receiver has stopped: the old primary is gone (or has
  *    shut down, sending what it had), so nothing more can arrive and this
- *    standby holds everything it will ever get from it.
+ *    standby holds everything it will ever get from it. At most
+ *    {@linkcode RECEIVER_WAIT_MS}: holding the Lease, this instance knows the
+ *    old primary does not (in a switchover it released the Lease after its
+ *    PostgreSQL stopped; in a takeover its manager stopped it at its own
+ *    deadline), so what it wrote has been sent; a receiver still connected
+ *    after that is one whose peer hangs or is cut off, and it would wait for
+ *    `wal_receiver_timeout` (60 s) with nothing left to arrive.
  * 2. `pg_promote()` ends recovery: what was received is replayed first, then
  *    the server switches to a new timeline and accepts writes.
  * 3. `CHECKPOINT`, so a crash right after does not replay the promotion, and
@@ -24,6 +30,9 @@ const logger = getLogger(["dbop", "instance", "promote"]);
 /** How often the WAL receiver is checked while waiting for it to stop. */
 const RECEIVER_POLL_MS = 200;
 
+/** How long the WAL receiver may take to stop before promoting anyway: 2 s. */
+export const RECEIVER_WAIT_MS = 2_000;
+
 /** How long pg_promote() may take to end recovery. */
 const PROMOTE_WAIT_SECONDS = 60;
 
@@ -34,17 +43,25 @@ export async function walReceiverRunning(server: LocalServer): Promise<boolean> 
 }
 
 /**
- * Promotes the local standby: see the module doc. Waits for the WAL receiver as long as
- * `signal` lets it (a receiver that still streams means a primary still sends: promoting
- * then would fork its history). Returns the new timeline.
+ * Promotes the local standby: see the module doc. Waits for the WAL receiver to stop, at
+ * most {@linkcode RECEIVER_WAIT_MS}. Returns the new timeline.
  */
 export async function promoteStandby(
   server: LocalServer,
   signal: AbortSignal,
   clock: Clock = systemClock,
 ): Promise<number> {
+  const since = clock.now();
   let logged = false;
   while (await walReceiverRunning(server)) {
+    if (clock.now() - since >= RECEIVER_WAIT_MS) {
+      logger.warn(
+        "The WAL receiver still runs {ms} ms on: its primary hangs or is cut off, and no " +
+          "longer holds the Lease; promoting",
+        { ms: Math.round(clock.now() - since) },
+      );
+      break;
+    }
     if (!logged) logger.info("Waiting for the WAL receiver to stop before promoting");
     logged = true;
     await sleepWith(clock, RECEIVER_POLL_MS, signal);

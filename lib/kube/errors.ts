@@ -153,12 +153,27 @@ export function isRetryable(error: unknown): boolean {
 }
 
 /**
- * Whether the API server refused `error`'s request for what it asked (400, 403, 422, other
- * 4xx it does not classify): admission, quota, RBAC or validation said no, so the same
- * request fails until a person changes something. A 404 or AlreadyExists is not a refusal:
- * it is a stale view, which the next read corrects.
+ * Whether a 403 comes from what the API server has not caught up with rather than from the
+ * request: RBAC denying the caller a verb (`cannot patch resource "roles"`) or, for a Role
+ * or binding it writes, permissions it does not hold; or the owner-references admission not
+ * knowing the owner's kind yet (`cannot find RESTMapping`, right after a CRD is installed).
+ * Right after an install, all of these pass on a later try.
+ */
+export function isTransientForbidden(error: unknown): error is ForbiddenError {
+  return error instanceof ForbiddenError &&
+    /\bcannot [a-z]+ resource\b|attempting to grant RBAC permissions not currently held|cannot find RESTMapping/
+      .test(error.message);
+}
+
+/**
+ * Whether the API server refused `error`'s request for what it asked (400, 403, 422):
+ * admission, quota or validation said no, so the same request fails until a person changes
+ * something. Not a refusal: a 404 or AlreadyExists (a stale view, which the next read
+ * corrects), and a 403 from state the API server is still catching up with
+ * ({@linkcode isTransientForbidden}), which is retried with backoff.
  */
 export function isRefusal(error: unknown): error is ApiError {
+  if (isTransientForbidden(error)) return false;
   return error instanceof BadRequestError || error instanceof ForbiddenError ||
     error instanceof InvalidError;
 }
